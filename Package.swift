@@ -1,0 +1,174 @@
+// swift-tools-version:6.1
+// StationAgent: the field agent for community service-station kiosks, and its simulator.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "StationAgent",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "station-agent", targets: ["StationAgentCLI"]),
+        .executable(name: "station-sim", targets: ["StationSim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(
+            name: "CLibSerialPort",
+            path: "Sources/CLibSerialPort",
+            pkgConfig: "libserialport",
+            providers: [.apt(["libserialport-dev"])]
+        ),
+        .target(name: "CSerialShim", path: "Sources/CSerialShim"),
+
+        // MARK: The agent's rooms
+        .target(
+            name: "EventModel",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DeviceProtocols",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SerialTransport",
+            dependencies: [
+                "CLibSerialPort", "CSerialShim",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EventStore",
+            dependencies: [
+                "EventModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PlatformAPI",
+            dependencies: ["EventModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Uplink",
+            dependencies: [
+                "EventModel", "PlatformAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StationConfig",
+            dependencies: ["DeviceProtocols", "EventModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Agent",
+            dependencies: [
+                "EventModel", "DeviceProtocols", "SerialTransport", "EventStore", "PlatformAPI", "Uplink",
+                "StationConfig",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "StationAgentCLI",
+            dependencies: [
+                "Agent", "StationConfig", "EventStore", "SerialTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: The simulator
+        .target(
+            name: "VirtualDevices",
+            dependencies: [
+                "DeviceProtocols", "SerialTransport", "CSerialShim",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Simulator/VirtualDevices",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PlatformEmulator",
+            dependencies: [
+                "PlatformAPI", "EventModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Simulator/PlatformEmulator",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "StationSim",
+            dependencies: [
+                "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Simulator/StationSim",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"], swiftSettings: swiftSettings),
+        .testTarget(name: "StationConfigTests", dependencies: ["StationConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "SerialTransportTests", dependencies: ["SerialTransport", "CSerialShim", "VirtualDevices"], swiftSettings: swiftSettings),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "UplinkTests",
+            dependencies: ["Uplink", "PlatformAPI", "EventModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PlatformEmulatorTests",
+            dependencies: [
+                "PlatformEmulator", "PlatformAPI",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["Agent", "EventStore", "EventModel", "DeviceProtocols", "SerialTransport", "StationConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["PlatformAPI", "VirtualDevices", "DeviceProtocols"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,121 @@
+import Foundation
+
+/// What happened at the kiosk. The agent does not interpret a tap: the platform does, from the
+/// reader's configured purpose.
+public enum EventKind: String, Sendable, Codable, CaseIterable, Hashable {
+    /// A card was presented to a reader (one per card per de-duplication window).
+    case cardTap = "card_tap"
+    /// A one-key alarm was pressed.
+    case alarm
+    /// A device that was offline (unplugged, hung up) answers again.
+    case deviceOnline = "device_online"
+    /// A device stopped answering: hang-up, EIO, unplugged, or could not be opened.
+    case deviceOffline = "device_offline"
+    /// The agent started (carries its version and boot id in `detail`).
+    case agentStarted = "agent_started"
+
+    /// The delivery lane an event of this kind travels in. Alarms never share a lane with taps.
+    public var lane: Lane { self == .alarm ? .alarm : .normal }
+}
+
+/// A delivery lane: each lane has its own in-flight request, so nothing in `normal` ever waits
+/// in front of an alarm.
+public enum Lane: String, Sendable, Codable, CaseIterable, Hashable {
+    case alarm
+    case normal
+}
+
+/// A card as a reader reported it.
+public struct CardRead: Sendable, Hashable, Codable {
+    /// The card's identifier as the reader printed it, normalised: upper-case hex for hex
+    /// readers, decimal digits for decimal readers.
+    public var uid: String
+    /// How the reader encoded it: `em4100`, `hex` or `decimal`.
+    public var format: String
+
+    public init(uid: String, format: String) {
+        self.uid = uid
+        self.format = format
+    }
+}
+
+/// Where a station sits in the grid hierarchy (district → street → community → grid → micro-grid).
+public struct GridLocation: Sendable, Hashable, Codable {
+    public var district: String?
+    public var street: String?
+    public var community: String?
+    public var grid: String?
+    public var microGrid: String?
+
+    public init(district: String? = nil, street: String? = nil, community: String? = nil, grid: String? = nil, microGrid: String? = nil) {
+        self.district = district
+        self.street = street
+        self.community = community
+        self.grid = grid
+        self.microGrid = microGrid
+    }
+}
+
+/// An event before it is stored: no id and no sequence number yet (the store assigns both in the
+/// commit that makes it durable).
+public struct NewEvent: Sendable, Hashable {
+    public var kind: EventKind
+    /// The configured name of the device it came from (`reader-1`), or `agent`.
+    public var device: String
+    /// The device's configured purpose (`check-in`, `volunteer`, ...), if any.
+    public var purpose: String?
+    public var card: CardRead?
+    /// A short human-readable detail (why a device went offline, say).
+    public var detail: String?
+    /// Wall-clock time when it happened, as the kiosk's clock saw it.
+    public var occurredAt: Date
+    /// Monotonic time (nanoseconds since boot) when it happened: orders events even when the
+    /// wall clock jumps.
+    public var monotonicNanos: UInt64
+
+    public init(
+        kind: EventKind, device: String, purpose: String? = nil, card: CardRead? = nil, detail: String? = nil,
+        occurredAt: Date = Date(), monotonicNanos: UInt64 = MonotonicTime.nowNanos()
+    ) {
+        self.kind = kind
+        self.device = device
+        self.purpose = purpose
+        self.card = card
+        self.detail = detail
+        self.occurredAt = occurredAt
+        self.monotonicNanos = monotonicNanos
+    }
+
+    public var lane: Lane { kind.lane }
+}
+
+/// An event as the store holds it: durable, with its globally unique id and its per-station
+/// sequence number.
+public struct StoredEvent: Sendable, Hashable {
+    /// Per-station sequence number, strictly increasing, never reused (survives restarts).
+    public var seq: Int64
+    /// Globally unique id (a UUID, lower-case): the platform de-duplicates by it.
+    public var id: String
+    public var event: NewEvent
+    /// When the commit that made it durable finished.
+    public var storedAt: Date
+
+    public init(seq: Int64, id: String, event: NewEvent, storedAt: Date) {
+        self.seq = seq
+        self.id = id
+        self.event = event
+        self.storedAt = storedAt
+    }
+
+    public var kind: EventKind { event.kind }
+    public var lane: Lane { event.kind.lane }
+}
+
+/// Monotonic time that keeps counting across wall-clock jumps.
+public enum MonotonicTime {
+    public static func nowNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,376 @@
+import EventModel
+import Foundation
+import GRDB
+import Logging
+
+/// The kiosk's durable queue: every event the agent accepts lives here until the platform
+/// acknowledges it, and for `retention` after that.
+///
+/// - Durability: the writer runs with `synchronous=FULL` in WAL mode, so a commit returns only
+///   after the WAL is synced. ``append(_:)`` returns only after that commit: a caller that got a
+///   ``StoredEvent`` back may tell the device, the person or a counter "accepted".
+/// - Group commit: appends that arrive while a commit is in flight share the next one (see
+///   ``GroupCommitter``), so durability does not cap throughput at one sync per event.
+/// - One writer: all writes go through GRDB's single writer connection; reads (``nextBatch``,
+///   ``summary()``) use the pool's reader connections and never block it.
+/// - Ids: each event gets a UUID and a sequence number (`INTEGER PRIMARY KEY AUTOINCREMENT`, so a
+///   number is never reused, even after pruning) in the same commit.
+public final class EventStore: Sendable {
+    /// The file inside the state directory.
+    public static let fileName = "events.sqlite"
+
+    private let writer: any DatabaseWriter
+    private let committer: GroupCommitter
+    private let logger: Logger
+    /// Rings when an event is committed in a lane; the forwarder waits on it when idle.
+    public let doorbell: LaneDoorbell
+    /// The id of the boot the agent runs in (Linux `boot_id`), stored with every event.
+    public let bootID: String?
+    /// Where the database lives (`nil` for an in-memory store).
+    public let path: String?
+
+    private init(writer: any DatabaseWriter, path: String?, logger: Logger) {
+        self.writer = writer
+        self.path = path
+        self.logger = logger
+        self.bootID = EventStore.readBootID()
+        let doorbell = LaneDoorbell()
+        self.doorbell = doorbell
+        let bootID = self.bootID
+        self.committer = GroupCommitter { events in
+            let stored = try await writer.write { db in
+                try EventStore.insert(events, bootID: bootID, db: db)
+            }
+            for lane in Set(stored.map(\.lane)) { doorbell.ring(lane) }
+            return stored
+        }
+    }
+
+    /// Opens (or creates) the store in `directory`, which must exist and be writable.
+    ///
+    /// Runs the migrations, switches the writer to `synchronous=FULL`, and checks that it took.
+    public static func open(directory: String, logger: Logger = Logger(label: "station.store")) throws -> EventStore {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw EventStoreError(
+                .stateDirectoryMissing, path: directory,
+                "the state directory does not exist; create it (owned by the agent's user) or fix station.state_dir")
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw EventStoreError(
+                .stateDirectoryNotWritable, path: directory,
+                "the state directory is not writable by this user; fix its owner or permissions (chown the directory to the agent's user)")
+        }
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        var configuration = Configuration()
+        configuration.label = "station.events"
+        configuration.busyMode = .timeout(5)
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw EventStoreError(.openFailed, path: path, "cannot open the event database: \(error)")
+        }
+        return try EventStore(prepared: pool, path: path, logger: logger)
+    }
+
+    /// Opens an existing store for reading only (the `status` command), without migrating or
+    /// writing anything.
+    public static func openReadOnly(directory: String, logger: Logger = Logger(label: "station.store")) throws -> EventStore {
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EventStoreError(
+                .openFailed, path: path,
+                "no event database here yet; has the agent run with this configuration's state_dir?")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "station.events.readonly"
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            return EventStore(writer: pool, path: path, logger: logger)
+        } catch {
+            throw EventStoreError(.openFailed, path: path, "cannot open the event database for reading: \(error)")
+        }
+    }
+
+    /// An in-memory store for unit tests (same schema, same code paths, no durability).
+    public static func inMemory(logger: Logger = Logger(label: "station.store")) throws -> EventStore {
+        try EventStore(prepared: DatabaseQueue(), path: nil, logger: logger)
+    }
+
+    private convenience init(prepared writer: any DatabaseWriter, path: String?, logger: Logger) throws {
+        do {
+            try EventStore.migrator.migrate(writer)
+            // GRDB's DatabasePool resets the writer to NORMAL after `prepareDatabase`; set FULL on
+            // the writer itself, then read it back.
+            try writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+        } catch {
+            throw EventStoreError(.openFailed, path: path ?? ":memory:", "cannot prepare the event database: \(error)")
+        }
+        self.init(writer: writer, path: path, logger: logger)
+        let level = try synchronousLevel()
+        guard level == 2 else {
+            throw EventStoreError(
+                .openFailed, path: path ?? ":memory:",
+                "the writer runs with synchronous=\(level), not FULL (2); refusing to run without durable commits")
+        }
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL). Exposed so tests can prove it.
+    public func synchronousLevel() throws -> Int {
+        try writer.writeWithoutTransaction { db in
+            try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+        }
+    }
+
+    // MARK: Writing
+
+    /// Stores one event durably and returns it with its id and sequence number.
+    ///
+    /// Returns only after the commit is synced to disk.
+    public func append(_ event: NewEvent) async throws -> StoredEvent {
+        let stored = try await committer.submit([event])
+        return stored[0]
+    }
+
+    /// Stores several events durably, in one commit (shared with concurrent appends).
+    public func append(contentsOf events: [NewEvent]) async throws -> [StoredEvent] {
+        guard !events.isEmpty else { return [] }
+        return try await committer.submit(events)
+    }
+
+    /// Records the platform's verdict: acknowledged events are marked delivered, rejected ones
+    /// are marked rejected with the platform's reason (they are never retried, never deleted
+    /// before `retention`). Unknown sequence numbers are ignored.
+    public func markDelivered(_ outcomes: [DeliveryOutcome], at date: Date = Date()) async throws {
+        guard !outcomes.isEmpty else { return }
+        let ms = Self.milliseconds(date)
+        try await writer.write { db in
+            let update = try db.cachedStatement(
+                sql: "UPDATE events SET delivered_at_ms = ?, outcome = ?, outcome_reason = ? WHERE seq = ? AND delivered_at_ms IS NULL")
+            for outcome in outcomes {
+                try update.execute(arguments: [ms, outcome.status.rawValue, outcome.reason, outcome.seq])
+            }
+            try db.execute(
+                sql: "INSERT INTO meta(key, value) VALUES ('last_delivery_ms', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [String(ms)])
+        }
+    }
+
+    /// Deletes delivered (or rejected) events whose verdict is older than `date`, in chunks so the
+    /// writer is never held for long. Undelivered events are never pruned. Returns how many went.
+    @discardableResult
+    public func prune(deliveredBefore date: Date, chunk: Int = 5000) async throws -> Int {
+        let ms = Self.milliseconds(date)
+        var total = 0
+        while true {
+            let deleted = try await writer.write { db -> Int in
+                try db.execute(
+                    sql: """
+                        DELETE FROM events WHERE seq IN (
+                          SELECT seq FROM events WHERE delivered_at_ms IS NOT NULL AND delivered_at_ms < ? LIMIT ?)
+                        """,
+                    arguments: [ms, chunk])
+                return db.changesCount
+            }
+            total += deleted
+            if deleted < chunk { break }
+            await Task.yield()
+        }
+        if total > 0 {
+            logger.info("pruned delivered events", metadata: ["store.pruned": "\(total)"])
+        }
+        return total
+    }
+
+    /// Records a device's current state (shown by `station-agent status`).
+    public func setDeviceState(_ name: String, state: DeviceState, detail: String?, at date: Date = Date()) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO devices(name, state, detail, changed_at_ms) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET state = excluded.state, detail = excluded.detail,
+                      changed_at_ms = excluded.changed_at_ms
+                    """,
+                arguments: [name, state.rawValue, detail, Self.milliseconds(date)])
+        }
+    }
+
+    /// Forgets devices that are no longer configured.
+    public func retainDevices(named names: Set<String>) async throws {
+        try await writer.write { db in
+            let known = try String.fetchAll(db, sql: "SELECT name FROM devices")
+            for name in known where !names.contains(name) {
+                try db.execute(sql: "DELETE FROM devices WHERE name = ?", arguments: [name])
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// The oldest undelivered events of `lane`, in sequence order, at most `limit`, with a sequence
+    /// number greater than `afterSeq`.
+    public func nextBatch(lane: Lane, limit: Int, afterSeq: Int64 = 0) async throws -> [StoredEvent] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(EventStore.columns) FROM events
+                    WHERE lane = ? AND delivered_at_ms IS NULL AND seq > ?
+                    ORDER BY seq LIMIT ?
+                    """,
+                arguments: [lane.rawValue, afterSeq, limit]
+            ).map(EventStore.decode)
+        }
+    }
+
+    /// Every event in sequence order after `afterSeq` (delivered or not), at most `limit`.
+    public func events(afterSeq: Int64 = 0, limit: Int = 1000) async throws -> [StoredRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(EventStore.columns), delivered_at_ms, outcome FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [afterSeq, limit]
+            ).map { row in
+                StoredRecord(
+                    event: try EventStore.decode(row),
+                    deliveredAt: (row["delivered_at_ms"] as Int64?).map(EventStore.date),
+                    outcome: (row["outcome"] as String?).flatMap(DeliveryStatus.init(rawValue:)))
+            }
+        }
+    }
+
+    /// What is queued, what was last delivered, and each device's state.
+    public func summary(now: Date = Date()) async throws -> QueueSummary {
+        try await writer.read { db in
+            var lanes: [Lane: LaneSummary] = [:]
+            for lane in Lane.allCases {
+                lanes[lane] = LaneSummary(count: 0, oldestStoredAt: nil)
+            }
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT lane, COUNT(*) AS n, MIN(stored_at_ms) AS oldest FROM events
+                    WHERE delivered_at_ms IS NULL GROUP BY lane
+                    """)
+            for row in rows {
+                guard let lane = Lane(rawValue: row["lane"]) else { continue }
+                lanes[lane] = LaneSummary(count: row["n"], oldestStoredAt: (row["oldest"] as Int64?).map(EventStore.date))
+            }
+            let lastDelivery = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_delivery_ms'")
+                .flatMap(Int64.init).map(EventStore.date)
+            let lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0
+            let devices = try Row.fetchAll(db, sql: "SELECT name, state, detail, changed_at_ms FROM devices ORDER BY name").map {
+                DeviceStatus(
+                    name: $0["name"], state: DeviceState(rawValue: $0["state"]) ?? .unknown, detail: $0["detail"],
+                    changedAt: EventStore.date($0["changed_at_ms"]))
+            }
+            return QueueSummary(lanes: lanes, lastDeliveryAt: lastDelivery, lastSeq: lastSeq, devices: devices)
+        }
+    }
+
+    // MARK: Schema
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (
+                      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                      id TEXT NOT NULL UNIQUE CHECK (length(id) = 36),
+                      kind TEXT NOT NULL,
+                      lane TEXT NOT NULL CHECK (lane IN ('alarm', 'normal')),
+                      device TEXT NOT NULL,
+                      purpose TEXT,
+                      card_uid TEXT,
+                      card_format TEXT,
+                      detail TEXT,
+                      occurred_at_ms INTEGER NOT NULL,
+                      monotonic_ns INTEGER NOT NULL,
+                      boot_id TEXT,
+                      stored_at_ms INTEGER NOT NULL,
+                      delivered_at_ms INTEGER,
+                      outcome TEXT CHECK (outcome IN ('accepted', 'duplicate', 'rejected')),
+                      outcome_reason TEXT,
+                      CHECK ((delivered_at_ms IS NULL) = (outcome IS NULL))
+                    );
+                    CREATE INDEX events_pending ON events(lane, seq) WHERE delivered_at_ms IS NULL;
+                    CREATE INDEX events_delivered ON events(delivered_at_ms) WHERE delivered_at_ms IS NOT NULL;
+                    """)
+        }
+        migrator.registerMigration("v1-devices-and-meta") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE devices (
+                      name TEXT PRIMARY KEY,
+                      state TEXT NOT NULL,
+                      detail TEXT,
+                      changed_at_ms INTEGER NOT NULL
+                    );
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """)
+        }
+        return migrator
+    }
+
+    private static let columns =
+        "seq, id, kind, device, purpose, card_uid, card_format, detail, occurred_at_ms, monotonic_ns, stored_at_ms"
+
+    private static func insert(_ events: [NewEvent], bootID: String?, db: Database) throws -> [StoredEvent] {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (id, kind, lane, device, purpose, card_uid, card_format, detail,
+                  occurred_at_ms, monotonic_ns, boot_id, stored_at_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let now = Date()
+        let nowMs = milliseconds(now)
+        var stored: [StoredEvent] = []
+        stored.reserveCapacity(events.count)
+        for event in events {
+            let id = UUID().uuidString.lowercased()
+            try statement.execute(arguments: [
+                id, event.kind.rawValue, event.lane.rawValue, event.device, event.purpose, event.card?.uid,
+                event.card?.format, event.detail, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
+                bootID, nowMs,
+            ])
+            stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs)))
+        }
+        return stored
+    }
+
+    private static func decode(_ row: Row) throws -> StoredEvent {
+        let kindText: String = row["kind"]
+        guard let kind = EventKind(rawValue: kindText) else {
+            throw EventStoreError(
+                .unknownEventKind, path: nil,
+                "event seq \(row["seq"] as Int64) has kind '\(kindText)', which this agent version does not know; upgrade the agent")
+        }
+        let uid: String? = row["card_uid"]
+        let card = uid.map { CardRead(uid: $0, format: row["card_format"] ?? "") }
+        let event = NewEvent(
+            kind: kind, device: row["device"], purpose: row["purpose"], card: card, detail: row["detail"],
+            occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]))
+        return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]))
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    static func date(_ ms: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(ms) / 1000)
+    }
+
+    private static func readBootID() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else {
+            return nil
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+}

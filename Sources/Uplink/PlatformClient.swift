@@ -1,0 +1,163 @@
+import AsyncHTTPClient
+import EventModel
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOSSL
+import PlatformAPI
+
+/// Where and as whom the agent delivers.
+public struct PlatformEndpoint: Sendable, Hashable {
+    /// The platform's base URL (`https://platform.example.cn/api`); API paths are appended.
+    public var baseURL: String
+    public var station: WireStation
+    /// Bearer token, if the platform requires one.
+    public var token: String?
+    /// Deadline for one request, connect to last byte.
+    public var timeout: Duration
+
+    public init(baseURL: String, station: WireStation, token: String?, timeout: Duration) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.station = station
+        self.token = token
+        self.timeout = timeout
+    }
+
+    var ingestURL: String { baseURL + PlatformAPI.ingestPath(stationID: station.id) }
+}
+
+/// Why a delivery attempt failed.
+public struct UplinkError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// No answer: connection refused or reset, DNS, TLS, timeout.
+        case transport
+        /// The platform answered with a non-200 status.
+        case status(Int)
+        /// A 200 whose body is not an `IngestResponse`.
+        case invalidResponse
+    }
+
+    public var kind: Kind
+    /// The platform's `Retry-After`, if it sent one.
+    public var retryAfter: Duration?
+    public var message: String
+
+    public init(_ kind: Kind, retryAfter: Duration? = nil, message: String) {
+        self.kind = kind
+        self.retryAfter = retryAfter
+        self.message = message
+    }
+
+    /// The request itself is unacceptable (400, 413, 422, ...): sending the same batch again
+    /// cannot succeed. Authentication failures (401, 403) are not in this class: they are a
+    /// configuration problem that an operator fixes, and the events must wait for it.
+    public var isRequestRejected: Bool {
+        if case .status(let code) = kind {
+            return (400..<500).contains(code) && ![401, 403, 408, 429].contains(code)
+        }
+        return false
+    }
+
+    public var description: String { message }
+}
+
+/// Sends batches of stored events to the platform's ingest API and returns its per-event
+/// verdicts. One instance per station; it does not retry (the forwarder decides that).
+public final class PlatformClient: Sendable {
+    private let http: HTTPClient
+    public let endpoint: PlatformEndpoint
+    private let logger: Logger
+
+    public init(http: HTTPClient, endpoint: PlatformEndpoint, logger: Logger) {
+        self.http = http
+        self.endpoint = endpoint
+        self.logger = logger
+    }
+
+    /// An HTTP client for the uplink: TLS with full server verification, trusting the system's
+    /// roots or only the PEM bundle at `caFile`.
+    public static func makeHTTPClient(caFile: String?, connectTimeout: Duration) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .fullVerification
+        if let caFile {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw UplinkError(
+                    .transport, message: "\(caFile): the platform CA file (platform.ca_file) is missing or unreadable")
+            }
+            tls.trustRoots = .file(caFile)
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: connectTimeout.timeAmount, read: nil)
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Sends `events` as one ingest request.
+    ///
+    /// - Returns: the platform's results keyed by event id (events missing from the answer were
+    ///   not acknowledged).
+    public func send(_ events: [StoredEvent]) async throws(UplinkError) -> [String: IngestResult] {
+        let body = IngestRequest(
+            station: endpoint.station, sentAt: Timestamp.format(Date()), events: events.map(WireEvent.init))
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(body)
+        } catch {
+            throw UplinkError(.invalidResponse, message: "cannot encode the batch: \(error)")
+        }
+        var request = HTTPClientRequest(url: endpoint.ingestURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "station-agent")
+        if let token = endpoint.token {
+            request.headers.add(name: PlatformAPI.authorizationHeader, value: "Bearer \(token)")
+        }
+        request.body = .bytes(ByteBuffer(data: data))
+
+        let status: HTTPResponseStatus
+        let headers: HTTPHeaders
+        let responseBody: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: endpoint.timeout.timeAmount)
+            status = response.status
+            headers = response.headers
+            responseBody = try await response.body.collect(upTo: 16 << 20)
+        } catch {
+            throw UplinkError(.transport, message: "POST \(endpoint.ingestURL) failed: \(Self.describe(error))")
+        }
+
+        guard status == .ok else {
+            let retryAfter = headers.first(name: "Retry-After").flatMap { RetryPolicy.parseRetryAfter($0) }
+            let detail = (try? JSONDecoder().decode(ErrorBody.self, from: responseBody))
+                .map { "\($0.error): \($0.detail)" } ?? String(buffer: responseBody).prefix(300).description
+            throw UplinkError(
+                .status(Int(status.code)), retryAfter: retryAfter,
+                message: "POST \(endpoint.ingestURL) answered \(status.code) \(status.reasonPhrase): \(detail)")
+        }
+        let decoded: IngestResponse
+        do {
+            decoded = try JSONDecoder().decode(IngestResponse.self, from: responseBody)
+        } catch {
+            throw UplinkError(
+                .invalidResponse, message: "POST \(endpoint.ingestURL) answered 200 with a body that is not an IngestResponse: \(error)")
+        }
+        var results: [String: IngestResult] = [:]
+        results.reserveCapacity(decoded.results.count)
+        for result in decoded.results { results[result.id] = result }
+        return results
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError { return String(describing: error) }
+        return String(describing: error)
+    }
+}
+
+extension Duration {
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
