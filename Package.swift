@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -93,13 +94,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "StationAgentCLI",
             dependencies: [
-                "Agent", "StationConfig", "EventStore", "SerialTransport",
+                "Agent", "StationConfig", "EventStore", "SerialTransport", "DeviceProtocols", "EventModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -137,6 +139,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Simulator/StationSim",
             swiftSettings: swiftSettings
@@ -162,7 +165,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["Agent", "EventStore", "EventModel", "DeviceProtocols", "SerialTransport", "StationConfig"],
+            dependencies: [
+                "Agent", "EventStore", "EventModel", "DeviceProtocols", "SerialTransport", "StationConfig", "PlatformAPI",
+                "Uplink",
+                .product(name: "Clocks", package: "swift-clocks"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

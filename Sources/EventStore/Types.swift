@@ -73,6 +73,11 @@ public struct LaneSummary: Sendable, Hashable {
     public var count: Int
     /// When the oldest undelivered event was stored.
     public var oldestStoredAt: Date?
+
+    public init(count: Int, oldestStoredAt: Date?) {
+        self.count = count
+        self.oldestStoredAt = oldestStoredAt
+    }
 }
 
 /// What `station-agent status` shows.

@@ -1,0 +1,137 @@
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import Metrics
+import PlatformAPI
+import ServiceLifecycle
+import Uplink
+
+/// Delivers stored events to the platform, one lane per task: the alarm lane and the normal lane
+/// each have their own loop and their own request in flight, so an alarm never waits behind a
+/// batch of taps, a tap backlog, or the other lane's backoff.
+///
+/// On graceful shutdown each lane finishes the request in flight, keeps sending while the
+/// platform answers and the lane has events, and stops at the first failure or when empty;
+/// whatever is left stays in the store for the next start.
+public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
+    public struct LaneSettings: Sendable {
+        public var policy: RetryPolicy
+        public var batchSize: Int
+
+        public init(policy: RetryPolicy, batchSize: Int) {
+            self.policy = policy
+            self.batchSize = batchSize
+        }
+    }
+
+    let store: EventStore
+    let sender: any EventSender
+    let lanes: [Lane: LaneSettings]
+    let clock: C
+    let logger: Logger
+
+    public init(store: EventStore, sender: any EventSender, lanes: [Lane: LaneSettings], clock: C, logger: Logger) {
+        self.store = store
+        self.sender = sender
+        self.lanes = lanes
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (lane, settings) in lanes {
+                group.addTask { try await runLane(lane, settings: settings) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func runLane(_ lane: Lane, settings: LaneSettings) async throws {
+        var planner = DeliveryPlanner(policy: settings.policy, maximumBatch: settings.batchSize)
+        var rings = store.doorbell.rings(of: lane).makeAsyncIterator()
+        let doorbell = store.doorbell
+        let delivered = Counter(label: "station_events_delivered_total", dimensions: [("lane", lane.rawValue)])
+        let rejected = Counter(label: "station_events_rejected_total", dimensions: [("lane", lane.rawValue)])
+        let failedRequests = Counter(label: "station_uplink_failures_total", dimensions: [("lane", lane.rawValue)])
+        let latency = Metrics.Timer(label: "station_delivery_latency", dimensions: [("lane", lane.rawValue)])
+        var logger = self.logger
+        logger[metadataKey: "lane"] = "\(lane.rawValue)"
+        var platformDown = false
+
+        while !Task.isCancelled {
+            let batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)
+            if batch.isEmpty {
+                if Task.isShuttingDownGracefully { return }
+                // Sleep until an event is committed in this lane, or shutdown rings us awake.
+                let rang = await withGracefulShutdownHandler {
+                    await rings.next()
+                } onGracefulShutdown: {
+                    doorbell.ring(lane)
+                }
+                if rang == nil { return }
+                continue
+            }
+
+            let decision: DeliveryPlanner.Decision
+            do {
+                let results = try await sender.send(batch)
+                decision = planner.answered(results, for: batch, unit: Double.random(in: 0..<1))
+                if platformDown {
+                    platformDown = false
+                    logger.notice("platform answers again")
+                }
+            } catch {
+                failedRequests.increment()
+                decision = planner.failed(error, for: batch, unit: Double.random(in: 0..<1))
+                if !platformDown || planner.failures % 10 == 1 {
+                    logger.warning(
+                        "delivery failed; events stay queued",
+                        metadata: [
+                            "uplink.error": "\(error.message)", "uplink.failures": "\(planner.failures)",
+                            "batch.size": "\(batch.count)",
+                        ])
+                }
+                platformDown = !error.isRequestRejected
+            }
+
+            if !decision.outcomes.isEmpty {
+                try await store.markDelivered(decision.outcomes)
+                let now = Date()
+                for outcome in decision.outcomes {
+                    if outcome.status == .rejected {
+                        rejected.increment()
+                        logger.error(
+                            "platform rejected an event; it will not be retried",
+                            metadata: ["event.seq": "\(outcome.seq)", "reason": "\(outcome.reason ?? "none given")"])
+                    } else {
+                        delivered.increment()
+                    }
+                }
+                for event in batch {
+                    latency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(event.storedAt)) * 1e9))
+                }
+                logger.debug(
+                    "batch delivered",
+                    metadata: ["batch.size": "\(batch.count)", "batch.acknowledged": "\(decision.outcomes.count)",
+                               "batch.last_seq": "\(batch.last?.seq ?? 0)"])
+            }
+
+            switch decision.next {
+            case .sendNow:
+                continue
+            case .wait(let delay):
+                if Task.isShuttingDownGracefully {
+                    logger.info("stopping delivery with events still queued; they are sent after the next start")
+                    return
+                }
+                do {
+                    try await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(for: delay) }
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import Metrics
+import SerialTransport
+import ServiceLifecycle
+import StationConfig
+import Uplink
+
+/// A configured card reader.
+public struct CardReaderDevice: Sendable, Hashable {
+    public var name: String
+    public var purpose: String
+    public var profile: ReaderProfile
+    public var port: PortSpec
+    public var settings: SerialSettings
+    /// A card seen again within this time of its last sighting is the same tap.
+    public var dedupWindow: Duration
+    /// Backoff between attempts to (re)open the port.
+    public var reopen: RetryPolicy
+
+    public init(
+        name: String, purpose: String, profile: ReaderProfile, port: PortSpec, settings: SerialSettings,
+        dedupWindow: Duration, reopen: RetryPolicy
+    ) {
+        self.name = name
+        self.purpose = purpose
+        self.profile = profile
+        self.port = port
+        self.settings = settings
+        self.dedupWindow = dedupWindow
+        self.reopen = reopen
+    }
+}
+
+/// Reads one card reader: opens its port (retrying with backoff until it exists), decodes what
+/// it sends, turns each new card presentation into a durably stored `card_tap` event, and reports
+/// the device offline when the line hangs up (unplug) and online when it is back.
+///
+/// Reads happen on a dedicated thread (see `SerialByteStream`, which also closes the port when
+/// the stream ends), never on the cooperative pool;
+/// the only thing this service awaits per tap is the local commit, never the network.
+public struct CardReaderService<C: Clock>: Service where C.Duration == Duration {
+    let device: CardReaderDevice
+    let store: EventStore
+    let ports: any SerialPortProvider
+    let clock: C
+    let logger: Logger
+
+    public init(device: CardReaderDevice, store: EventStore, ports: any SerialPortProvider, clock: C, logger: Logger) {
+        self.device = device
+        self.store = store
+        self.ports = ports
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "device"] = "\(device.name)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { try await readForever() }
+    }
+
+    private func readForever() async throws {
+        var state = DeviceState.unknown
+        var failures = 0
+        var deduplicator = TapDeduplicator(window: device.dedupWindow)
+        let origin = clock.now
+        let taps = Counter(label: "station_card_taps_total", dimensions: [("device", device.name)])
+        let online = Gauge(label: "station_device_online", dimensions: [("device", device.name)])
+
+        while !Task.isCancelled {
+            let port: any SerialPort
+            do {
+                port = try ports.open(device.port, settings: device.settings)
+            } catch {
+                failures += 1
+                if state != .offline {
+                    logger.warning("cannot open the reader; retrying", metadata: ["error": "\(error)"])
+                    try await record(.offline, detail: "cannot open \(device.port): \(error)")
+                    state = .offline
+                    online.record(0)
+                }
+                try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+                continue
+            }
+
+            failures = 0
+            logger.info("reader open", metadata: ["port": "\(port.name)", "settings": "\(device.settings)"])
+            if state == .offline {
+                try await record(.online, detail: "open on \(port.name)")
+            } else {
+                try await store.setDeviceState(device.name, state: .online, detail: port.name)
+            }
+            state = .online
+            online.record(1)
+
+            var decoder = device.profile.makeDecoder()
+            var lastCounters = decoder.counters
+            do {
+                for try await chunk in SerialByteStream(port: port, logger: logger).chunks {
+                    let cards = decoder.feed(chunk)
+                    if decoder.counters != lastCounters {
+                        reportDecoderProblems(old: lastCounters, new: decoder.counters)
+                        lastCounters = decoder.counters
+                    }
+                    for card in cards {
+                        let now = clock.now
+                        guard deduplicator.admit(card.uid, at: origin.duration(to: now)) else { continue }
+                        let stored = try await storeTap(card)
+                        taps.increment()
+                        logger.info(
+                            "card tap stored",
+                            metadata: [
+                                "event.seq": "\(stored.seq)", "event.id": "\(stored.id)",
+                                "card": "\(Self.masked(card.uid))",
+                            ])
+                    }
+                }
+                return  // the stream ends without an error only when we are cancelled
+            } catch let error as SerialError where error.code == .hangup {
+                logger.warning("reader hung up (unplugged?); reopening", metadata: ["error": "\(error)"])
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("reader failed; reopening", metadata: ["error": "\(error)"])
+            }
+            try await record(.offline, detail: "lost \(port.name)")
+            state = .offline
+            online.record(0)
+            failures = 1
+            try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+        }
+    }
+
+    /// Stores a tap, retrying while the store refuses (a full disk, say): the card stays in
+    /// memory until it is durable, and the reader waits rather than dropping it.
+    private func storeTap(_ card: DecodedCard) async throws -> StoredEvent {
+        let event = NewEvent(
+            kind: .cardTap, device: device.name, purpose: device.purpose,
+            card: CardRead(uid: card.uid, format: card.format.rawValue))
+        var attempt = 0
+        while true {
+            do {
+                return try await store.append(event)
+            } catch {
+                attempt += 1
+                logger.error(
+                    "cannot store a card tap; holding it and retrying",
+                    metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                try await clock.sleep(for: .milliseconds(min(5000, 100 * attempt)))
+            }
+        }
+    }
+
+    private func record(_ state: DeviceState, detail: String) async throws {
+        let kind: EventKind = state == .online ? .deviceOnline : .deviceOffline
+        _ = try await store.append(NewEvent(kind: kind, device: device.name, purpose: device.purpose, detail: detail))
+        try await store.setDeviceState(device.name, state: state, detail: detail)
+    }
+
+    private func reportDecoderProblems(old: DecoderCounters, new: DecoderCounters) {
+        let errors = Counter(label: "station_decoder_errors_total", dimensions: [("device", device.name)])
+        let added =
+            (new.badChecksum - old.badChecksum) + (new.overlongLines - old.overlongLines)
+            + (new.invalidLines - old.invalidLines) + (new.garbageBytes - old.garbageBytes)
+        errors.increment(by: max(0, added))
+        logger.debug(
+            "reader sent bytes that are not a valid frame",
+            metadata: [
+                "decoder.bad_checksum": "\(new.badChecksum)", "decoder.garbage_bytes": "\(new.garbageBytes)",
+                "decoder.overlong_lines": "\(new.overlongLines)", "decoder.invalid_lines": "\(new.invalidLines)",
+            ])
+    }
+
+    /// A card number for logs: never the whole number (it is personal data).
+    static func masked(_ uid: String) -> String {
+        uid.count <= 4 ? "****" : "…" + uid.suffix(4)
+    }
+}

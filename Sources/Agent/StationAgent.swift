@@ -1,0 +1,134 @@
+import AsyncHTTPClient
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import PlatformAPI
+import SerialTransport
+import ServiceLifecycle
+import UnixSignals
+import Uplink
+
+/// Everything the agent needs to run, already validated (see `AgentSettings.init(_:)` for the
+/// mapping from the configuration file).
+public struct AgentSettings: Sendable {
+    public var stationID: String
+    public var location: GridLocation?
+    public var stateDirectory: String
+    public var platformURL: String
+    public var token: String?
+    public var caFile: String?
+    public var requestTimeout: Duration
+    public var batchSize: Int
+    public var retry: RetryPolicy
+    public var retention: Duration
+    public var readers: [CardReaderDevice]
+
+    public init(
+        stationID: String, location: GridLocation?, stateDirectory: String, platformURL: String, token: String?,
+        caFile: String?, requestTimeout: Duration, batchSize: Int, retry: RetryPolicy, retention: Duration,
+        readers: [CardReaderDevice]
+    ) {
+        self.stationID = stationID
+        self.location = location
+        self.stateDirectory = stateDirectory
+        self.platformURL = platformURL
+        self.token = token
+        self.caFile = caFile
+        self.requestTimeout = requestTimeout
+        self.batchSize = batchSize
+        self.retry = retry
+        self.retention = retention
+        self.readers = readers
+    }
+
+    /// The alarm lane retries on a short leash whatever the normal lane does: at most 2 s
+    /// between attempts, and a `Retry-After` is honoured up to 5 s only. One small request every
+    /// 2 s is no load for a platform, and an alarm must not sit out a long backoff.
+    public var alarmRetry: RetryPolicy {
+        RetryPolicy(
+            initial: min(retry.initial, .milliseconds(200)), maximum: .seconds(2), multiplier: 2, jitter: retry.jitter,
+            retryAfterCeiling: .seconds(5))
+    }
+}
+
+/// The composition root: the one place where the agent's parts are wired together.
+public enum StationAgent {
+    /// The agent's version, reported in its `agent_started` event.
+    public static let version = "0.1.0"
+
+    /// Opens the store, records an `agent_started` event, and runs every service until SIGTERM or
+    /// SIGINT, which drain gracefully (readers stop first, then the forwarder sends what it can).
+    public static func run(
+        settings: AgentSettings, logger: Logger, ports: any SerialPortProvider = LiveSerialPortProvider(),
+        onReady: @Sendable () -> Void = {}
+    ) async throws {
+        let store = try EventStore.open(directory: settings.stateDirectory, logger: logger)
+        let http = try PlatformClient.makeHTTPClient(caFile: settings.caFile, connectTimeout: min(settings.requestTimeout, .seconds(5)))
+        let services: [any Service]
+        do {
+            services = try await makeServices(settings: settings, store: store, http: http, ports: ports, clock: ContinuousClock(), logger: logger)
+        } catch {
+            try await http.shutdown()
+            throw error
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [],
+                logger: logger))
+        logger.info(
+            "station agent running",
+            metadata: [
+                "station": "\(settings.stationID)", "platform": "\(settings.platformURL)",
+                "state_dir": "\(settings.stateDirectory)", "readers": "\(settings.readers.count)",
+            ])
+        onReady()
+        try await group.run()
+        logger.info("station agent stopped")
+    }
+
+    /// Builds the services in start order: HTTP client owner, forwarder, retention, readers.
+    /// The group stops them in reverse: readers first, so the forwarder's last pass sees every
+    /// tap they stored.
+    public static func makeServices<C: Clock>(
+        settings: AgentSettings, store: EventStore, http: HTTPClient, ports: any SerialPortProvider, clock: C,
+        logger: Logger
+    ) async throws -> [any Service] where C.Duration == Duration {
+        _ = try await store.append(
+            NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
+        try await store.retainDevices(named: Set(settings.readers.map(\.name)))
+
+        let endpoint = PlatformEndpoint(
+            baseURL: settings.platformURL, station: WireStation(id: settings.stationID, location: settings.location),
+            token: settings.token, timeout: settings.requestTimeout)
+        let client = PlatformClient(http: http, endpoint: endpoint, logger: logger)
+        var services: [any Service] = [
+            HTTPClientOwner(client: http),
+            ForwarderService(
+                store: store, sender: client,
+                lanes: [
+                    .alarm: .init(policy: settings.alarmRetry, batchSize: min(settings.batchSize, 50)),
+                    .normal: .init(policy: settings.retry, batchSize: settings.batchSize),
+                ],
+                clock: clock, logger: logger),
+            RetentionService(store: store, retention: settings.retention, clock: clock, logger: logger),
+        ]
+        for reader in settings.readers {
+            services.append(CardReaderService(device: reader, store: store, ports: ports, clock: clock, logger: logger))
+        }
+        return services
+    }
+}
+
+/// Owns the uplink's HTTP client: it lives until graceful shutdown has reached it (after the
+/// forwarder, which stops before it), then shuts the client down.
+struct HTTPClientOwner: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

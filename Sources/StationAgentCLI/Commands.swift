@@ -1,0 +1,131 @@
+import Agent
+import ArgumentParser
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import SerialTransport
+import StationConfig
+
+/// Exit status for a configuration the agent cannot use (`EX_CONFIG` from sysexits.h); the
+/// systemd unit does not restart on it, because a restart cannot fix a bad file.
+let exitConfigurationError: Int32 = 78
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "The agent's TOML configuration file.")
+    var config: String = "/etc/station-agent/station.toml"
+}
+
+/// Loads and validates the configuration, or prints every problem (file:line: key: what is
+/// expected) to standard error and exits with `EX_CONFIG`.
+func loadSettings(path: String) throws -> (StationConfiguration, AgentSettings) {
+    let configuration: StationConfiguration
+    do {
+        configuration = try ConfigLoader.load(path: path)
+    } catch {
+        printError(error.description)
+        throw ExitCode(exitConfigurationError)
+    }
+    do {
+        return (configuration, try AgentSettings(configuration))
+    } catch {
+        printError("\(error)")
+        throw ExitCode(exitConfigurationError)
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the agent: read the devices, store events, deliver them. SIGTERM/SIGINT drain and stop.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let (configuration, settings) = try loadSettings(path: options.config)
+        let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "station.agent")
+        logger[metadataKey: "station"] = "\(settings.stationID)"
+        do {
+            try await StationAgent.run(settings: settings, logger: logger)
+        } catch let error as EventStoreError {
+            logger.critical("cannot use the event store", metadata: ["error": "\(error)"])
+            throw ExitCode(73)  // EX_CANTCREAT
+        }
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate a configuration file without starting anything.")
+
+    @Argument(help: "The TOML configuration file to check.")
+    var file: String
+
+    func run() throws {
+        let (_, settings) = try loadSettings(path: file)
+        print("\(file): OK")
+        print("  station \(settings.stationID), state in \(settings.stateDirectory)")
+        print("  platform \(settings.platformURL) (batches of up to \(settings.batchSize))")
+        for reader in settings.readers {
+            print("  \(reader.name): \(reader.profile.rawValue) reader for \(reader.purpose) on \(reader.port) at \(reader.settings)")
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what is queued, what was last delivered, and each device's state.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let (_, settings) = try loadSettings(path: options.config)
+        let store: EventStore
+        do {
+            store = try EventStore.openReadOnly(directory: settings.stateDirectory)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        let summary = try await store.summary()
+        print(StatusReport.render(summary, station: settings.stationID, now: Date()))
+    }
+}
+
+struct Ports: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List serial ports with their USB vendor, product and serial number.")
+
+    func run() throws {
+        let ports: [SerialPortInfo]
+        do {
+            ports = try SerialPortCatalog.list()
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        if ports.isEmpty {
+            print("no serial ports found (is the adapter plugged in? `dmesg | tail` shows what the kernel saw)")
+            return
+        }
+        for port in ports {
+            var line = port.path
+            if let vendor = port.usbVendor, let product = port.usbProduct {
+                line += String(format: "  usb %04x:%04x", vendor, product)
+            }
+            if let serial = port.usbSerial { line += "  serial \(serial)" }
+            line += "  \(port.description)"
+            print(line)
+        }
+    }
+}

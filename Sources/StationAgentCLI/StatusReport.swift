@@ -1,0 +1,41 @@
+import EventModel
+import EventStore
+import Foundation
+
+/// The text `station-agent status` prints.
+enum StatusReport {
+    static func render(_ summary: QueueSummary, station: String, now: Date) -> String {
+        var lines = ["station \(station)"]
+        for lane in Lane.allCases {
+            let lane = (lane, summary.lanes[lane] ?? LaneSummary(count: 0, oldestStoredAt: nil))
+            var line = "  queued \(lane.0.rawValue): \(lane.1.count)"
+            if let oldest = lane.1.oldestStoredAt {
+                line += " (oldest \(age(now.timeIntervalSince(oldest))) old)"
+            }
+            lines.append(line)
+        }
+        if let last = summary.lastDeliveryAt {
+            lines.append("  last delivery: \(Timestamp.format(last)) (\(age(now.timeIntervalSince(last))) ago)")
+        } else {
+            lines.append("  last delivery: never")
+        }
+        lines.append("  events stored so far: \(summary.lastSeq)")
+        if summary.devices.isEmpty {
+            lines.append("  devices: none seen yet")
+        }
+        for device in summary.devices {
+            var line = "  device \(device.name): \(device.state.rawValue) since \(Timestamp.format(device.changedAt))"
+            if let detail = device.detail { line += " (\(detail))" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func age(_ seconds: TimeInterval) -> String {
+        let seconds = max(0, Int(seconds))
+        if seconds < 120 { return "\(seconds) s" }
+        if seconds < 7200 { return "\(seconds / 60) min" }
+        if seconds < 172_800 { return "\(seconds / 3600) h" }
+        return "\(seconds / 86_400) days"
+    }
+}

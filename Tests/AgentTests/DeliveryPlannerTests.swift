@@ -1,0 +1,84 @@
+import Agent
+import EventModel
+import EventStore
+import Foundation
+import PlatformAPI
+import Testing
+import Uplink
+
+@Suite struct DeliveryPlannerTests {
+    let policy = RetryPolicy(initial: .seconds(1), maximum: .seconds(8), jitter: 0)
+
+    func batch(_ count: Int) -> [StoredEvent] {
+        (1...count).map { StoredEvent(seq: Int64($0), id: "id-\($0)", event: tap("000000000\($0 % 10)"), storedAt: Date()) }
+    }
+
+    @Test func acknowledgedEventsAreRecordedAndTheNextBatchGoesAtOnce() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 100)
+        let events = batch(3)
+        let results: [String: IngestResult] = [
+            "id-1": IngestResult(id: "id-1", status: .accepted),
+            "id-2": IngestResult(id: "id-2", status: .duplicate),
+            "id-3": IngestResult(id: "id-3", status: .rejected, reason: "unknown purpose"),
+        ]
+        let decision = planner.answered(results, for: events, unit: 0.5)
+        #expect(decision.next == .sendNow)
+        #expect(decision.outcomes == [
+            DeliveryOutcome(seq: 1, status: .accepted),
+            DeliveryOutcome(seq: 2, status: .duplicate),
+            DeliveryOutcome(seq: 3, status: .rejected, reason: "unknown purpose"),
+        ])
+    }
+
+    @Test func eventsLeftOutOfTheAnswerStayQueued() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 100)
+        let decision = planner.answered(["id-2": IngestResult(id: "id-2", status: .accepted)], for: batch(3), unit: 0.5)
+        #expect(decision.outcomes.map(\.seq) == [2])
+        #expect(decision.next == .sendNow)
+    }
+
+    @Test func anAnswerAcknowledgingNothingBacksOff() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 100)
+        #expect(planner.answered([:], for: batch(3), unit: 0.5).next == .wait(.seconds(1)))
+        #expect(planner.answered([:], for: batch(3), unit: 0.5).next == .wait(.seconds(2)))
+        #expect(planner.failures == 2)
+    }
+
+    @Test func serverErrorsBackOffExponentiallyAndHonourRetryAfter() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 100)
+        let unavailable = UplinkError(.status(503), message: "503")
+        #expect(planner.failed(unavailable, for: batch(2), unit: 0.5) == .init(outcomes: [], next: .wait(.seconds(1))))
+        #expect(planner.failed(unavailable, for: batch(2), unit: 0.5).next == .wait(.seconds(2)))
+        let slowDown = UplinkError(.status(429), retryAfter: .seconds(60), message: "429")
+        #expect(planner.failed(slowDown, for: batch(2), unit: 0.5).next == .wait(.seconds(60)))
+        // Success resets the backoff.
+        _ = planner.answered(["id-1": IngestResult(id: "id-1", status: .accepted)], for: batch(1), unit: 0.5)
+        #expect(planner.failures == 0)
+        #expect(planner.failed(unavailable, for: batch(2), unit: 0.5).next == .wait(.seconds(1)))
+    }
+
+    @Test func authenticationFailuresNeverDropEvents() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 100)
+        for code in [401, 403] {
+            let decision = planner.failed(UplinkError(.status(code), message: "\(code)"), for: batch(1), unit: 0.5)
+            #expect(decision.outcomes.isEmpty)
+            if case .wait = decision.next {} else { Issue.record("\(code) must back off, got \(decision.next)") }
+        }
+    }
+
+    @Test func aRefusedRequestIsSplitUntilTheRefusedEventIsAloneThenRejected() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 8)
+        let badRequest = UplinkError(.status(400), message: "events[0].kind is unknown")
+        #expect(planner.failed(badRequest, for: batch(8), unit: 0.5) == .init(outcomes: [], next: .sendNow))
+        #expect(planner.batchLimit == 4)
+        _ = planner.failed(badRequest, for: batch(4), unit: 0.5)
+        _ = planner.failed(badRequest, for: batch(2), unit: 0.5)
+        #expect(planner.batchLimit == 1)
+        let alone = planner.failed(badRequest, for: batch(1), unit: 0.5)
+        #expect(alone.outcomes == [DeliveryOutcome(seq: 1, status: .rejected, reason: "events[0].kind is unknown")])
+        #expect(alone.next == .sendNow)
+        // Batches grow back after successes.
+        _ = planner.answered(["id-1": IngestResult(id: "id-1", status: .accepted)], for: batch(1), unit: 0.5)
+        #expect(planner.batchLimit == 2)
+    }
+}

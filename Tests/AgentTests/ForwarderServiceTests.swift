@@ -1,0 +1,133 @@
+import Agent
+import Clocks
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import PlatformAPI
+import Synchronization
+import Testing
+import Uplink
+
+@Suite struct ForwarderServiceTests {
+    let logger = Logger(label: "test.forwarder")
+
+    func forwarder<C: Clock>(_ store: EventStore, _ sender: ScriptedSender, clock: C, batchSize: Int = 100) -> ForwarderService<C>
+    where C.Duration == Duration {
+        let policy = RetryPolicy(initial: .seconds(1), maximum: .seconds(30), jitter: 0)
+        return ForwarderService(
+            store: store, sender: sender,
+            lanes: [.alarm: .init(policy: policy, batchSize: batchSize), .normal: .init(policy: policy, batchSize: batchSize)],
+            clock: clock, logger: logger)
+    }
+
+    @Test func deliversEveryEventOnceInSequenceOrderWithinEachLane() async throws {
+        let store = try EventStore.inMemory()
+        var taps = try await store.append(contentsOf: (0..<5).map { tap(String(format: "%010d", $0)) })
+        let alarm = try await store.append(NewEvent(kind: .alarm, device: "button-1"))
+        taps += try await store.append(contentsOf: (5..<11).map { tap(String(format: "%010d", $0)) })
+        let sender = ScriptedSender { _, batch in ScriptedSender.acceptAll(batch) }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await forwarder(store, sender, clock: ContinuousClock(), batchSize: 4).run() }
+            let drained = await eventually { try await store.summary().totalQueued == 0 }
+            #expect(drained)
+            group.cancelAll()
+        }
+        let batches = sender.batches
+        #expect(batches.allSatisfy { batch in Set(batch.map(\.lane)).count == 1 })
+        #expect(batches.allSatisfy { $0.count <= 4 })
+        let normal = batches.filter { $0.first?.lane == .normal }.flatMap { $0 }.map(\.seq)
+        #expect(normal == taps.map(\.seq))
+        #expect(batches.filter { $0.first?.lane == .alarm }.flatMap { $0 }.map(\.seq) == [alarm.seq])
+        #expect(try await store.events().allSatisfy { $0.outcome == .accepted })
+    }
+
+    @Test func waitsWhatRetryAfterSaysOnTheInjectedClock() async throws {
+        let store = try EventStore.inMemory()
+        _ = try await store.append(tap("0000000001"))
+        let sender = ScriptedSender { call, batch in
+            call == 0 ? .failure(UplinkError(.status(503), retryAfter: .seconds(60), message: "busy")) : ScriptedSender.acceptAll(batch)
+        }
+        let clock = TestClock()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await forwarder(store, sender, clock: clock).run() }
+            #expect(await eventually { sender.batches.count == 1 })
+            await clock.advance(by: .seconds(59))
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(sender.batches.count == 1, "retried before Retry-After ran out")
+            await clock.advance(by: .seconds(1))
+            #expect(await eventually { try await store.summary().totalQueued == 0 })
+            #expect(sender.batches.count == 2)
+            group.cancelAll()
+        }
+    }
+
+    @Test func anAlarmIsDeliveredWhileATapBatchIsStuckInFlight() async throws {
+        let store = try EventStore.inMemory()
+        _ = try await store.append(contentsOf: (0..<50).map { tap(String(format: "%010d", $0)) })
+        let release = AsyncStream<Void>.makeStream()
+        let sender = ScriptedSender { _, batch in
+            if batch.first?.lane == .normal {
+                for await _ in release.stream { break }  // a platform that never answers this one
+            }
+            return ScriptedSender.acceptAll(batch)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await forwarder(store, sender, clock: ContinuousClock()).run() }
+            #expect(await eventually { sender.batches.count == 1 })
+            let alarm = try await store.append(NewEvent(kind: .alarm, device: "button-1"))
+            #expect(await eventually { try await store.summary().lanes[.alarm]?.count == 0 })
+            #expect(sender.batches.last?.map(\.seq) == [alarm.seq])
+            #expect(try await store.summary().lanes[.normal]?.count == 50, "the tap batch is still in flight")
+            release.continuation.finish()
+            #expect(await eventually { try await store.summary().totalQueued == 0 })
+            group.cancelAll()
+        }
+    }
+
+    @Test func aPoisonedEventIsRejectedAloneAndEveryOtherEventIsDelivered() async throws {
+        let store = try EventStore.inMemory()
+        let uids = (0..<8).map { $0 == 4 ? "BAD0BAD0BA" : String(format: "%010d", $0) }
+        let stored = try await store.append(contentsOf: uids.map { tap($0) })
+        let sender = ScriptedSender { _, batch in
+            if batch.contains(where: { $0.event.card?.uid == "BAD0BAD0BA" }) {
+                return .failure(UplinkError(.status(400), message: "events[0].card.uid is not acceptable"))
+            }
+            return ScriptedSender.acceptAll(batch)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await forwarder(store, sender, clock: ContinuousClock(), batchSize: 8).run() }
+            #expect(await eventually { try await store.summary().totalQueued == 0 })
+            group.cancelAll()
+        }
+        let records = try await store.events()
+        for record in records {
+            let expected: DeliveryStatus = record.event.seq == stored[4].seq ? .rejected : .accepted
+            #expect(record.outcome == expected, "seq \(record.event.seq)")
+        }
+    }
+
+    @Test func aDeadPlatformKeepsEverythingQueued() async throws {
+        let store = try EventStore.inMemory()
+        _ = try await store.append(contentsOf: (0..<3).map { tap(String(format: "%010d", $0)) })
+        let sender = ScriptedSender { _, _ in .failure(UplinkError(.transport, message: "connection refused")) }
+        let clock = TestClock()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await forwarder(store, sender, clock: clock).run() }
+            for _ in 0..<5 {
+                let before = sender.batches.count
+                // Keep time moving: the retry sleep may be registered just after an advance.
+                #expect(await eventually {
+                    await clock.advance(by: .seconds(30))
+                    return sender.batches.count > before
+                })
+                let queued = try await store.summary().lanes[.normal]?.count
+                #expect(queued == 3)
+            }
+            group.cancelAll()
+        }
+        #expect(try await store.summary().lanes[.normal]?.count == 3)
+        #expect(sender.batches.count >= 5)
+    }
+}

@@ -1,0 +1,48 @@
+import Agent
+import EventModel
+import EventStore
+import Foundation
+import PlatformAPI
+import Synchronization
+import Uplink
+
+/// A platform stand-in whose answers a test scripts, recording every batch it was sent.
+final class ScriptedSender: EventSender {
+    typealias Script = @Sendable (_ call: Int, _ batch: [StoredEvent]) async -> Result<[String: IngestResult], UplinkError>
+
+    private let calls = Mutex<[[StoredEvent]]>([])
+    private let script: Script
+
+    init(_ script: @escaping Script) {
+        self.script = script
+    }
+
+    var batches: [[StoredEvent]] { calls.withLock { $0 } }
+
+    func send(_ events: [StoredEvent]) async throws(UplinkError) -> [String: IngestResult] {
+        let index = calls.withLock { calls -> Int in
+            calls.append(events)
+            return calls.count - 1
+        }
+        return try await script(index, events).get()
+    }
+
+    static func acceptAll(_ batch: [StoredEvent]) -> Result<[String: IngestResult], UplinkError> {
+        .success(Dictionary(uniqueKeysWithValues: batch.map { ($0.id, IngestResult(id: $0.id, status: .accepted)) }))
+    }
+}
+
+func tap(_ uid: String, device: String = "reader-1") -> NewEvent {
+    NewEvent(kind: .cardTap, device: device, purpose: "check-in", card: CardRead(uid: uid, format: "em4100"))
+}
+
+/// Polls `condition` until it holds or `timeout` passes (real time); returns whether it held.
+/// A condition that throws counts as not holding yet.
+func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return (try? await condition()) == true
+}
