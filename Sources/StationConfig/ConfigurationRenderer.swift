@@ -1,0 +1,80 @@
+import DeviceProtocols
+import EventModel
+import Foundation
+
+/// Renders a configuration back to TOML (what `description` prints). The token is never
+/// written: a comment says that one is set.
+enum ConfigurationRenderer {
+    static func render(_ configuration: StationConfiguration) -> String {
+        var lines: [String] = []
+        let station = configuration.station
+        lines.append("[station]")
+        lines.append("id = \(q(station.id))")
+        if let name = station.name { lines.append("name = \(q(name))") }
+        lines.append("state_dir = \(q(station.stateDirectory))")
+        let location = station.location
+        let parts: [(String, String?)] = [
+            ("district", location.district), ("street", location.street), ("community", location.community),
+            ("grid", location.grid), ("micro_grid", location.microGrid),
+        ]
+        if parts.contains(where: { $0.1 != nil }) {
+            lines.append("")
+            lines.append("[station.location]")
+            for case (let key, let value?) in parts { lines.append("\(key) = \(q(value))") }
+        }
+        lines.append("")
+        lines += platformSection(configuration.platform)
+        lines.append("")
+        lines.append("[store]")
+        lines.append("retention_hours = \(configuration.store.retention.components.seconds / 3600)")
+        lines.append("")
+        lines.append("[log]")
+        lines.append("level = \(q(configuration.log.level.rawValue))")
+        for device in configuration.devices {
+            lines.append("")
+            lines.append("[[device]]")
+            lines.append("name = \(q(device.name))")
+            lines.append("kind = \(q(device.kind.rawValue))")
+            lines.append("profile = \(q(device.profile.rawValue))")
+            lines.append("purpose = \(q(device.purpose))")
+            switch device.port {
+            case .path(let path):
+                lines.append("port = \(q(path))")
+            case .usb(let vendor, let product, let serial):
+                lines.append("usb_vendor = \(q(PortSpec.hex4(vendor)))")
+                lines.append("usb_product = \(q(PortSpec.hex4(product)))")
+                if let serial { lines.append("usb_serial = \(q(serial))") }
+            }
+            if let baud = device.baud { lines.append("baud = \(baud)") }
+            lines.append("dedup_window_ms = \(milliseconds(device.dedupWindow))")
+            lines.append("reopen_initial_ms = \(milliseconds(device.reopenInitial))")
+            lines.append("reopen_max_ms = \(milliseconds(device.reopenMax))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func platformSection(_ platform: StationConfiguration.Platform) -> [String] {
+        var lines = ["[platform]", "url = \(q(platform.url.absoluteString))"]
+        switch platform.credential {
+        case .token?: lines.append("# token = (set, redacted)")
+        case .tokenFile(let path)?: lines.append("token_file = \(q(path))")
+        case nil: break
+        }
+        if let caFile = platform.caFile { lines.append("ca_file = \(q(caFile))") }
+        lines.append("timeout_ms = \(milliseconds(platform.timeout))")
+        lines.append("batch_size = \(platform.batchSize)")
+        lines.append("retry_initial_ms = \(milliseconds(platform.retryInitial))")
+        lines.append("retry_max_ms = \(milliseconds(platform.retryMax))")
+        return lines
+    }
+
+    private static func q(_ text: String) -> String {
+        TOMLWriter.quoted(text)
+    }
+
+    /// Whole milliseconds of a duration.
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,524 @@
+import DeviceProtocols
+import EventModel
+import Foundation
+
+/// Reads a parsed TOML document as a station configuration, collecting every problem.
+///
+/// Each `decode…` function records issues and returns nil (or a fallback) for what it could not
+/// read; `decode(_:)` throws all issues at the end if there are any, so a fallback never
+/// escapes.
+struct SchemaDecoder {
+    let file: String
+    /// The configuration file's directory (absolute): relative paths resolve against it.
+    let baseDirectory: String
+    private(set) var issues: [ConfigIssue] = []
+
+    init(file: String, baseDirectory: String) {
+        self.file = file
+        self.baseDirectory = baseDirectory
+    }
+
+    // MARK: Limits and defaults (the reference is docs/configuration.md)
+
+    static let defaultStateDirectory = "/var/lib/station-agent"
+    static let bauds: [Int64] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+    static let knownPurposes = ["check-in", "attendance", "service-request", "volunteer", "patrol"]
+
+    /// The keys of each table, in the order messages list them.
+    static let stationKeys = ["id", "name", "state_dir"]
+    static let locationKeys = ["district", "street", "community", "grid", "micro_grid"]
+    static let platformKeys = ["url", "token", "token_file", "ca_file", "timeout_ms", "batch_size", "retry_initial_ms", "retry_max_ms"]
+    static let storeKeys = ["retention_hours"]
+    static let logKeys = ["level"]
+    static let deviceKeys = [
+        "name", "kind", "profile", "purpose", "port", "usb_vendor", "usb_product", "usb_serial", "baud",
+        "dedup_window_ms", "reopen_initial_ms", "reopen_max_ms",
+    ]
+
+    // MARK: Document
+
+    mutating func decode(_ root: TOMLTable) throws(ConfigError) -> StationConfiguration {
+        let rootSection = Section(table: root, path: "", display: "the top level", present: true)
+        checkUnknown(rootSection, keys: [], tables: [
+            ("station", "[station]"), ("platform", "[platform]"), ("store", "[store]"), ("log", "[log]"), ("device", "[[device]]"),
+        ])
+        let station = decodeStation(section(root, "station"))
+        let platform = decodePlatform(section(root, "platform"))
+        let store = decodeStore(section(root, "store"))
+        let log = decodeLog(section(root, "log"))
+        let devices = decodeDevices(root)
+        guard issues.isEmpty, let station, let platform, let store, let log, let devices else {
+            let ordered = issues.enumerated().sorted { a, b in
+                (a.element.line ?? Int.max, a.offset) < (b.element.line ?? Int.max, b.offset)
+            }
+            throw ConfigError(issues: ordered.map(\.element))
+        }
+        return StationConfiguration(station: station, platform: platform, store: store, log: log, devices: devices, file: file)
+    }
+
+    // MARK: [station]
+
+    private mutating func decodeStation(_ s: Section?) -> StationConfiguration.Station? {
+        guard let s else { return nil }
+        checkUnknown(s, keys: Self.stationKeys, tables: [("location", "[station.location]")])
+        var id: String?
+        if case .present(let value, let line) = string(s, "id", required: true) {
+            if Self.matches(value, length: 1...64, allowed: Self.isStationIDScalar) {
+                id = value
+            } else {
+                issue(line, s.key("id"), "expected 1 to 64 characters of A-Z a-z 0-9 . _ -; got \(Self.quoted(value))")
+            }
+        }
+        let name = optionalText(s, "name")
+        let stateDirectory = path(s, "state_dir") ?? Self.defaultStateDirectory
+        let location = decodeLocation(subsection(s, "location", display: "[station.location]"))
+        guard let id else { return nil }
+        return StationConfiguration.Station(id: id, name: name, stateDirectory: stateDirectory, location: location)
+    }
+
+    private mutating func decodeLocation(_ s: Section?) -> GridLocation {
+        guard let s, s.present else { return GridLocation() }
+        checkUnknown(s, keys: Self.locationKeys)
+        return GridLocation(
+            district: optionalText(s, "district"),
+            street: optionalText(s, "street"),
+            community: optionalText(s, "community"),
+            grid: optionalText(s, "grid"),
+            microGrid: optionalText(s, "micro_grid")
+        )
+    }
+
+    // MARK: [platform]
+
+    private mutating func decodePlatform(_ s: Section?) -> StationConfiguration.Platform? {
+        guard let s else { return nil }
+        checkUnknown(s, keys: Self.platformKeys)
+        var url: URL?
+        if case .present(let value, let line) = string(s, "url", required: true) {
+            switch Self.platformURL(value) {
+            case .success(let valid): url = valid
+            case .failure(let problem): issue(line, s.key("url"), problem.message)
+            }
+        }
+        var credential: StationConfiguration.Credential?
+        let token = optionalText(s, "token")
+        let tokenFile = path(s, "token_file")
+        if let tokenLine = s.table["token"]?.position.line, let fileEntry = s.table["token_file"] {
+            issue(fileEntry.position.line, s.key("token_file"), "`token` (line \(tokenLine)) and `token_file` are two ways to give the token; keep one of them")
+        } else if let token {
+            credential = .token(StationConfiguration.Secret(token))
+        } else if let tokenFile {
+            credential = .tokenFile(tokenFile)
+        }
+        let caFile = path(s, "ca_file")
+        let timeout = integer(s, "timeout_ms", in: 100...600_000, default: 5000)
+        let batchSize = integer(s, "batch_size", in: 1...1000, default: 200)
+        let retryInitial = integer(s, "retry_initial_ms", in: 10...60_000, default: 500)
+        let retryMax = orderedMaximum(s, initialKey: "retry_initial_ms", initial: retryInitial, absoluteMinimum: 10, key: "retry_max_ms", upper: 3_600_000, default: 30_000)
+        guard let url, let timeout, let batchSize, let retryInitial, let retryMax else { return nil }
+        return StationConfiguration.Platform(
+            url: url, credential: credential, caFile: caFile, timeout: .milliseconds(timeout), batchSize: Int(batchSize),
+            retryInitial: .milliseconds(retryInitial), retryMax: .milliseconds(retryMax)
+        )
+    }
+
+    struct URLProblem: Error {
+        var message: String
+    }
+
+    /// Checks a platform URL: `http` or `https`, a host, no credentials, query or fragment.
+    static func platformURL(_ text: String) -> Result<URL, URLProblem> {
+        let example = "like \"https://platform.example.cn/api\""
+        guard !text.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }),
+              let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let url = URL(string: text)
+        else {
+            return .failure(URLProblem(message: "expected an http:// or https:// URL \(example); got \(quoted(text))"))
+        }
+        guard let host = components.host, !host.isEmpty else {
+            return .failure(URLProblem(message: "expected a URL with a host, \(example); got \(quoted(text))"))
+        }
+        if components.user != nil || components.password != nil {
+            return .failure(URLProblem(message: "the URL must not contain a user name or password; put the credential in `token` or `token_file`"))
+        }
+        if components.query != nil || components.fragment != nil {
+            return .failure(URLProblem(message: "expected a URL without a query (?…) or fragment (#…); got \(quoted(text))"))
+        }
+        return .success(url)
+    }
+
+    // MARK: [store] and [log]
+
+    private mutating func decodeStore(_ s: Section?) -> StationConfiguration.Store? {
+        guard let s else { return StationConfiguration.Store() }
+        checkUnknown(s, keys: Self.storeKeys)
+        guard let hours = integer(s, "retention_hours", in: 0...87_600, default: 168) else { return nil }
+        return StationConfiguration.Store(retention: .seconds(hours * 3600))
+    }
+
+    private mutating func decodeLog(_ s: Section?) -> StationConfiguration.Log? {
+        guard let s else { return StationConfiguration.Log() }
+        checkUnknown(s, keys: Self.logKeys)
+        let options = StationConfiguration.LogLevel.allCases.map(\.rawValue)
+        switch oneOf(s, "level", options: options, required: false) {
+        case .absent: return StationConfiguration.Log()
+        case .invalid: return nil
+        case .present(let value, _): return StationConfiguration.LogLevel(rawValue: value).map { StationConfiguration.Log(level: $0) }
+        }
+    }
+
+    // MARK: [[device]]
+
+    private mutating func decodeDevices(_ root: TOMLTable) -> [StationConfiguration.Device]? {
+        guard let entry = root["device"] else { return [] }
+        guard case .array(let items) = entry.value else {
+            issue(entry.position.line, "device", "expected an array of tables ([[device]]), got \(entry.value.typeDescription)")
+            return nil
+        }
+        var devices: [StationConfiguration.Device] = []
+        var valid = true
+        var names: [String: (index: Int, line: Int)] = [:]
+        var ports: [PortSpec: (index: Int, line: Int)] = [:]
+        for (index, item) in items.enumerated() {
+            let path = "device[\(index)]"
+            guard case .table(let table) = item else {
+                issue(entry.position.line, path, "expected a table, got \(item.typeDescription)")
+                valid = false
+                continue
+            }
+            let s = Section(table: table, path: path, display: "[[device]]", present: true)
+            guard let device = decodeDevice(s, index: index, names: &names, ports: &ports) else {
+                valid = false
+                continue
+            }
+            devices.append(device)
+        }
+        return valid ? devices : nil
+    }
+
+    private mutating func decodeDevice(
+        _ s: Section, index: Int, names: inout [String: (index: Int, line: Int)], ports: inout [PortSpec: (index: Int, line: Int)]
+    ) -> StationConfiguration.Device? {
+        checkUnknown(s, keys: Self.deviceKeys)
+        var name: String?
+        if case .present(let value, let line) = string(s, "name", required: true) {
+            if !Self.matches(value, length: 1...32, allowed: Self.isNameScalar) {
+                issue(line, s.key("name"), "expected 1 to 32 characters of a-z 0-9 _ -; got \(Self.quoted(value))")
+            } else if let first = names[value] {
+                issue(line, s.key("name"), "duplicate device name \(Self.quoted(value)): device[\(first.index)] (line \(first.line)) has it too; device names must be unique")
+            } else {
+                names[value] = (index, line)
+                name = value
+            }
+        }
+        var kind: StationConfiguration.DeviceKind?
+        if case .present(let value, _) = oneOf(s, "kind", options: StationConfiguration.DeviceKind.allCases.map(\.rawValue), required: true) {
+            kind = StationConfiguration.DeviceKind(rawValue: value)
+        }
+        var profile: ReaderProfile?
+        if case .present(let value, _) = oneOf(s, "profile", options: ReaderProfile.allCases.map(\.rawValue), required: true) {
+            profile = ReaderProfile(rawValue: value)
+        }
+        var purpose: String?
+        if case .present(let value, let line) = string(s, "purpose", required: true) {
+            if Self.matches(value, length: 1...32, allowed: Self.isNameScalar) {
+                purpose = value
+            } else {
+                issue(line, s.key("purpose"), "expected 1 to 32 characters of a-z 0-9 _ - (such as \(Self.knownPurposes.joined(separator: ", "))); got \(Self.quoted(value))")
+            }
+        }
+        let port = decodePort(s, index: index, ports: &ports)
+        var baud: Int64?
+        var baudValid = true
+        switch integer(s, "baud") {
+        case .absent: break
+        case .invalid: baudValid = false
+        case .present(let value, let line):
+            if Self.bauds.contains(value) {
+                baud = value
+            } else {
+                issue(line, s.key("baud"), "expected one of \(Self.bauds.map(String.init).joined(separator: ", ")); got \(value)")
+                baudValid = false
+            }
+        }
+        let dedup = integer(s, "dedup_window_ms", in: 0...60_000, default: 2000)
+        let reopenInitial = integer(s, "reopen_initial_ms", in: 10...60_000, default: 200)
+        let reopenMax = orderedMaximum(s, initialKey: "reopen_initial_ms", initial: reopenInitial, absoluteMinimum: 10, key: "reopen_max_ms", upper: 600_000, default: 5000)
+        guard let name, let kind, let profile, let purpose, let port, baudValid, let dedup, let reopenInitial, let reopenMax else { return nil }
+        return StationConfiguration.Device(
+            name: name, kind: kind, profile: profile, purpose: purpose, port: port, baud: baud.map(Int.init),
+            dedupWindow: .milliseconds(dedup), reopenInitial: .milliseconds(reopenInitial), reopenMax: .milliseconds(reopenMax)
+        )
+    }
+
+    /// `port`, or `usb_vendor` + `usb_product` (+ `usb_serial`): exactly one way.
+    private mutating func decodePort(_ s: Section, index: Int, ports: inout [PortSpec: (index: Int, line: Int)]) -> PortSpec? {
+        let usbEntries = ["usb_vendor", "usb_product", "usb_serial"].compactMap { key in s.table[key].map { (key, $0) } }
+        if let portEntry = s.table["port"], let (firstUSB, usbEntry) = usbEntries.first {
+            issue(portEntry.position.line, s.key("port"), "`port` and `\(firstUSB)` (line \(usbEntry.position.line)) are two ways to name the device; set either `port` or `usb_vendor` + `usb_product`, not both")
+            return nil
+        }
+        let spec: PortSpec
+        let line: Int
+        let key: String
+        if s.table["port"] != nil {
+            guard case .present(let value, let at) = string(s, "port", required: true) else { return nil }
+            guard value.hasPrefix("/") else {
+                issue(at, s.key("port"), "expected an absolute device path like \"/dev/ttyUSB0\"; got \(Self.quoted(value))")
+                return nil
+            }
+            spec = .path(PathResolver.normalize(value))
+            (line, key) = (at, "port")
+        } else if !usbEntries.isEmpty {
+            let vendor = usbID(s, "usb_vendor", partner: "usb_product")
+            let product = usbID(s, "usb_product", partner: "usb_vendor")
+            let serial = optionalText(s, "usb_serial")
+            let serialValid = s.table["usb_serial"] == nil || serial != nil
+            guard let vendor, let product, serialValid else { return nil }
+            spec = .usb(vendor: vendor.value, product: product.value, serial: serial)
+            (line, key) = (vendor.line, "usb_vendor")
+        } else {
+            issue(s.table.position?.line, s.path, "no port: set `port` (like \"/dev/ttyUSB0\"), or `usb_vendor` and `usb_product` (like \"1a86\" and \"7523\")")
+            return nil
+        }
+        if let first = ports[spec] {
+            let advice: String
+            switch spec {
+            case .path: advice = "each device needs its own port"
+            case .usb(_, _, nil): advice = "add usb_serial to tell identical adapters apart"
+            case .usb: advice = "each device needs its own adapter"
+            }
+            issue(line, s.key(key), "\(spec) is already used by device[\(first.index)] (line \(first.line)); \(advice)")
+            return nil
+        }
+        ports[spec] = (index, line)
+        return spec
+    }
+
+    /// A USB vendor or product id: a string of 4 hex digits.
+    private mutating func usbID(_ s: Section, _ key: String, partner: String) -> (value: UInt16, line: Int)? {
+        guard s.table[key] != nil else {
+            let message = s.table[partner] != nil
+                ? "required key is missing (\(partner) is set; the two name the adapter together)"
+                : "required key is missing (usb_serial needs usb_vendor and usb_product)"
+            issue(s.table.position?.line, s.key(key), message)
+            return nil
+        }
+        guard case .present(let text, let line) = string(s, key, required: true) else { return nil }
+        guard text.count == 4, text.unicodeScalars.allSatisfy(\.properties.isASCIIHexDigit), let value = UInt16(text, radix: 16) else {
+            issue(line, s.key(key), "expected 4 hex digits like \"1a86\" (as lsusb prints them); got \(Self.quoted(text))")
+            return nil
+        }
+        return (value, line)
+    }
+
+    // MARK: Sections
+
+    /// A table of the document being read.
+    struct Section {
+        var table: TOMLTable
+        /// Its dotted path (`platform`, `station.location`, `device[1]`); empty for the root.
+        var path: String
+        /// How messages name it: `[platform]`, `[[device]]`.
+        var display: String
+        /// False when the file does not have it (then `table` is empty).
+        var present: Bool
+
+        func key(_ name: String) -> String {
+            let rendered = TOMLWriter.key(name)
+            return path.isEmpty ? rendered : "\(path).\(rendered)"
+        }
+    }
+
+    /// A top-level table; nil (with an issue) when the key holds something else.
+    private mutating func section(_ root: TOMLTable, _ name: String) -> Section? {
+        subsection(Section(table: root, path: "", display: "", present: true), name, display: "[\(name)]")
+    }
+
+    private mutating func subsection(_ parent: Section, _ name: String, display: String) -> Section? {
+        let path = parent.key(name)
+        guard let entry = parent.table[name] else {
+            return Section(table: TOMLTable(), path: path, display: display, present: false)
+        }
+        guard case .table(let table) = entry.value else {
+            issue(entry.position.line, path, "expected a table (\(display)), got \(entry.value.typeDescription)")
+            return nil
+        }
+        return Section(table: table, path: path, display: display, present: true)
+    }
+
+    /// Reports the keys and tables of `s` that the schema does not know, suggesting near misses.
+    private mutating func checkUnknown(_ s: Section, keys: [String], tables: [(name: String, display: String)] = []) {
+        let candidates = keys + tables.map(\.name)
+        for (name, entry) in s.table.orderedEntries where !candidates.contains(name) {
+            let isTable: Bool
+            switch entry.value {
+            case .table: isTable = true
+            case .array(let items): isTable = !items.isEmpty && items.allSatisfy { if case .table = $0 { true } else { false } }
+            default: isTable = false
+            }
+            var message = isTable ? "unknown table" : "unknown key"
+            if let suggestion = Suggestion.nearest(to: name, in: candidates) {
+                let shown = tables.first { $0.name == suggestion }?.display ?? suggestion
+                message += "; did you mean `\(shown)`?"
+            } else if s.path.isEmpty {
+                message += "; a configuration has the tables \(tables.map(\.display).joined(separator: ", "))"
+            } else {
+                let list = keys.joined(separator: ", ") + tables.map { ", table \($0.display)" }.joined()
+                message += "; \(s.display) takes \(list)"
+            }
+            issue(entry.position.line, s.key(name), message)
+        }
+    }
+
+    // MARK: Typed keys
+
+    enum Field<Value> {
+        case absent
+        /// Present but unusable; an issue was recorded.
+        case invalid
+        case present(Value, line: Int)
+    }
+
+    private mutating func entry(_ s: Section, _ key: String, required: Bool) -> TOMLEntry? {
+        if let entry = s.table[key] { return entry }
+        if required {
+            if s.present {
+                issue(s.table.position?.line, s.key(key), "required key is missing")
+            } else {
+                issue(nil, s.key(key), "required key is missing; the file has no \(s.display) table")
+            }
+        }
+        return nil
+    }
+
+    private mutating func string(_ s: Section, _ key: String, required: Bool = false) -> Field<String> {
+        guard let entry = entry(s, key, required: required) else { return .absent }
+        guard case .string(let value) = entry.value else {
+            issue(entry.position.line, s.key(key), "expected a string, got \(entry.value.typeDescription)")
+            return .invalid
+        }
+        return .present(value, line: entry.position.line)
+    }
+
+    private mutating func integer(_ s: Section, _ key: String) -> Field<Int64> {
+        guard let entry = entry(s, key, required: false) else { return .absent }
+        guard case .integer(let value) = entry.value else {
+            var message = "expected an integer, got \(entry.value.typeDescription)"
+            if case .string(let text) = entry.value, Int64(text) != nil {
+                message += "; write \(text) without quotes"
+            }
+            issue(entry.position.line, s.key(key), message)
+            return .invalid
+        }
+        return .present(value, line: entry.position.line)
+    }
+
+    /// An integer in `range`, `default` when absent, nil when invalid.
+    private mutating func integer(_ s: Section, _ key: String, in range: ClosedRange<Int64>, default fallback: Int64) -> Int64? {
+        switch integer(s, key) {
+        case .absent:
+            return fallback
+        case .invalid:
+            return nil
+        case .present(let value, let line):
+            guard range.contains(value) else {
+                issue(line, s.key(key), "expected an integer from \(range.lowerBound) to \(range.upperBound); got \(value)")
+                return nil
+            }
+            return value
+        }
+    }
+
+    /// The upper bound of a backoff: at least its initial value (when that one is valid).
+    private mutating func orderedMaximum(
+        _ s: Section, initialKey: String, initial: Int64?, absoluteMinimum: Int64, key: String, upper: Int64, default fallback: Int64
+    ) -> Int64? {
+        switch integer(s, key) {
+        case .absent:
+            if let initial, initial > fallback {
+                issue(s.table[initialKey]?.position.line, s.key(initialKey), "expected at most \(key) (\(fallback), its default); got \(initial); set \(key) as well")
+                return nil
+            }
+            return fallback
+        case .invalid:
+            return nil
+        case .present(let value, let line):
+            let lower = initial ?? absoluteMinimum
+            guard value >= lower, value <= upper else {
+                let note = initial == nil ? "" : " (\(initialKey))"
+                issue(line, s.key(key), "expected an integer from \(lower)\(note) to \(upper); got \(value)")
+                return nil
+            }
+            return value
+        }
+    }
+
+    /// One of a fixed list of strings, with a suggestion for near misses.
+    private mutating func oneOf(_ s: Section, _ key: String, options: [String], required: Bool) -> Field<String> {
+        let field = string(s, key, required: required)
+        guard case .present(let value, let line) = field else { return field }
+        guard options.contains(value) else {
+            let expected = options.count == 1 ? Self.quoted(options[0]) : "one of \(options.joined(separator: ", "))"
+            var message = "expected \(expected); got \(Self.quoted(value))"
+            if options.count > 1, let suggestion = Suggestion.nearest(to: value, in: options) {
+                message += "; did you mean \(Self.quoted(suggestion))?"
+            }
+            issue(line, s.key(key), message)
+            return .invalid
+        }
+        return field
+    }
+
+    /// An optional non-empty string; nil when absent or invalid (with an issue).
+    private mutating func optionalText(_ s: Section, _ key: String) -> String? {
+        guard case .present(let value, let line) = string(s, key) else { return nil }
+        guard !value.isEmpty else {
+            issue(line, s.key(key), "expected a non-empty string; remove the key to leave it unset")
+            return nil
+        }
+        return value
+    }
+
+    /// An optional path, made absolute against the configuration file's directory.
+    private mutating func path(_ s: Section, _ key: String) -> String? {
+        guard case .present(let value, let line) = string(s, key) else { return nil }
+        guard !value.isEmpty else {
+            issue(line, s.key(key), "expected a path, got an empty string")
+            return nil
+        }
+        guard !value.hasPrefix("~") else {
+            issue(line, s.key(key), "`~` is not expanded here; write the full path; got \(Self.quoted(value))")
+            return nil
+        }
+        return PathResolver.resolve(value, against: baseDirectory)
+    }
+
+    // MARK: Helpers
+
+    private mutating func issue(_ line: Int?, _ key: String?, _ message: String) {
+        issues.append(ConfigIssue(file: file, line: line, key: key, message: message))
+    }
+
+    static func quoted(_ text: String) -> String {
+        TOMLWriter.quoted(text)
+    }
+
+    private static func matches(_ text: String, length: ClosedRange<Int>, allowed: (Unicode.Scalar) -> Bool) -> Bool {
+        length.contains(text.unicodeScalars.count) && text.unicodeScalars.allSatisfy(allowed)
+    }
+
+    private static func isStationIDScalar(_ c: Unicode.Scalar) -> Bool {
+        switch c {
+        case "A"..."Z", "a"..."z", "0"..."9", ".", "_", "-": true
+        default: false
+        }
+    }
+
+    private static func isNameScalar(_ c: Unicode.Scalar) -> Bool {
+        switch c {
+        case "a"..."z", "0"..."9", "_", "-": true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import DeviceProtocols
+import EventModel
+import Foundation
+
+/// A station's configuration, as read from its TOML file by ``ConfigLoader`` and checked
+/// against the schema described in `docs/configuration.md`. Defaults are filled in, relative
+/// paths are made absolute against the configuration file's directory, and times are
+/// `Duration`s.
+///
+/// Its `description` renders the effective configuration as TOML, with the platform token
+/// redacted: it is safe to log.
+public struct StationConfiguration: Sendable, Hashable {
+    /// `[station]`: who this station is and where it keeps its state.
+    public var station: Station
+    /// `[platform]`: where events are forwarded.
+    public var platform: Platform
+    /// `[store]`: the local event store.
+    public var store: Store
+    /// `[log]`: logging.
+    public var log: Log
+    /// `[[device]]`: the devices to read, in file order.
+    public var devices: [Device]
+    /// The configuration file, as it was named to the loader.
+    public var file: String
+
+    public init(station: Station, platform: Platform, store: Store = Store(), log: Log = Log(), devices: [Device] = [], file: String) {
+        self.station = station
+        self.platform = platform
+        self.store = store
+        self.log = log
+        self.devices = devices
+        self.file = file
+    }
+
+    /// `[station]`.
+    public struct Station: Sendable, Hashable {
+        /// `id`: the station's identifier on the platform, 1 to 64 of `A-Z a-z 0-9 . _ -`.
+        public var id: String
+        /// `name`: a human-readable name.
+        public var name: String?
+        /// `state_dir`: where the agent keeps its database and state; always absolute.
+        public var stateDirectory: String
+        /// `[station.location]`: where the station sits in the grid; all parts optional.
+        public var location: GridLocation
+
+        public init(id: String, name: String? = nil, stateDirectory: String = "/var/lib/station-agent", location: GridLocation = GridLocation()) {
+            self.id = id
+            self.name = name
+            self.stateDirectory = stateDirectory
+            self.location = location
+        }
+    }
+
+    /// `[platform]`. Its `description` never prints the token.
+    public struct Platform: Sendable, Hashable, CustomStringConvertible {
+        /// `url`: the platform's API base URL (`http` or `https`, with a host, maybe a path
+        /// prefix; no query or fragment).
+        public var url: URL
+        /// `token` or `token_file`: how to authenticate, if at all.
+        public var credential: Credential?
+        /// `ca_file`: PEM trust roots to use instead of the system's; absolute.
+        public var caFile: String?
+        /// `timeout_ms`: the timeout of one request.
+        public var timeout: Duration
+        /// `batch_size`: the most events sent in one request.
+        public var batchSize: Int
+        /// `retry_initial_ms`: the first delay after a failed request.
+        public var retryInitial: Duration
+        /// `retry_max_ms`: the longest delay between retries.
+        public var retryMax: Duration
+
+        public init(
+            url: URL, credential: Credential? = nil, caFile: String? = nil, timeout: Duration = .milliseconds(5000),
+            batchSize: Int = 200, retryInitial: Duration = .milliseconds(500), retryMax: Duration = .milliseconds(30000)
+        ) {
+            self.url = url
+            self.credential = credential
+            self.caFile = caFile
+            self.timeout = timeout
+            self.batchSize = batchSize
+            self.retryInitial = retryInitial
+            self.retryMax = retryMax
+        }
+
+        public var description: String {
+            ConfigurationRenderer.platformSection(self).joined(separator: "\n")
+        }
+    }
+
+    /// How the agent authenticates to the platform. Prints without the token.
+    public enum Credential: Sendable, Hashable, CustomStringConvertible {
+        /// `token = "..."`: a bearer token written in the configuration.
+        case token(Secret)
+        /// `token_file = "path"`: a file holding the bearer token (absolute path). The loader
+        /// records the path only; ``bearerToken()`` reads it.
+        case tokenFile(String)
+
+        public var description: String {
+            switch self {
+            case .token: "token (redacted)"
+            case .tokenFile(let path): "token file \(path)"
+            }
+        }
+    }
+
+    /// A secret string that never prints: `description`, `debugDescription` and its mirror
+    /// (`dump`) all show `<redacted>`. Read it with ``value``.
+    public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+        /// The secret itself. Do not log it.
+        public let value: String
+
+        public init(_ value: String) {
+            self.value = value
+        }
+
+        public var description: String { "<redacted>" }
+        public var debugDescription: String { "<redacted>" }
+        public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+    }
+
+    /// `[store]`.
+    public struct Store: Sendable, Hashable {
+        /// `retention_hours`: how long delivered events are kept before they are deleted.
+        public var retention: Duration
+
+        public init(retention: Duration = .seconds(168 * 3600)) {
+            self.retention = retention
+        }
+    }
+
+    /// `[log]`.
+    public struct Log: Sendable, Hashable {
+        /// `level`: the lowest level logged.
+        public var level: LogLevel
+
+        public init(level: LogLevel = .info) {
+            self.level = level
+        }
+    }
+
+    /// A log level. The raw values are those of swift-log's `Logger.Level`, so
+    /// `Logger.Level(rawValue: level.rawValue)` converts.
+    public enum LogLevel: String, Sendable, Hashable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    /// The kinds of device this version knows.
+    public enum DeviceKind: String, Sendable, Hashable, CaseIterable {
+        /// A reader that prints card identifiers on a serial line.
+        case cardReader = "card-reader"
+    }
+
+    /// `[[device]]`: one device to read.
+    public struct Device: Sendable, Hashable {
+        /// `name`: unique among the devices; 1 to 32 of `a-z 0-9 _ -`. Events carry it.
+        public var name: String
+        /// `kind`.
+        public var kind: DeviceKind
+        /// `profile`: the reader's wire format.
+        public var profile: ReaderProfile
+        /// `purpose`: what a tap on this reader means to the platform (`check-in`,
+        /// `attendance`, `service-request`, `volunteer`, `patrol`, or another word of
+        /// `a-z 0-9 _ -`).
+        public var purpose: String
+        /// `port`, or `usb_vendor` + `usb_product` (+ `usb_serial`): how to find the device.
+        public var port: PortSpec
+        /// `baud`: overrides the profile's line speed when set.
+        public var baud: Int?
+        /// `dedup_window_ms`: the same card read again within this window is one tap.
+        public var dedupWindow: Duration
+        /// `reopen_initial_ms`: the first delay before reopening a device that went away.
+        public var reopenInitial: Duration
+        /// `reopen_max_ms`: the longest delay between reopening attempts.
+        public var reopenMax: Duration
+
+        public init(
+            name: String, kind: DeviceKind = .cardReader, profile: ReaderProfile, purpose: String, port: PortSpec, baud: Int? = nil,
+            dedupWindow: Duration = .milliseconds(2000), reopenInitial: Duration = .milliseconds(200), reopenMax: Duration = .milliseconds(5000)
+        ) {
+            self.name = name
+            self.kind = kind
+            self.profile = profile
+            self.purpose = purpose
+            self.port = port
+            self.baud = baud
+            self.dedupWindow = dedupWindow
+            self.reopenInitial = reopenInitial
+            self.reopenMax = reopenMax
+        }
+    }
+}
+
+extension StationConfiguration: CustomStringConvertible {
+    /// The effective configuration as TOML, defaults included, with the token redacted.
+    public var description: String {
+        ConfigurationRenderer.render(self)
+    }
+}
+
+/// Where to find a device's serial port.
+public enum PortSpec: Sendable, Hashable, CustomStringConvertible {
+    /// A device path: `/dev/ttyUSB0`, `/dev/serial/by-id/...`.
+    case path(String)
+    /// A USB serial adapter by identity (vendor and product id, and the serial number when
+    /// several identical adapters are plugged in), found wherever it is enumerated.
+    case usb(vendor: UInt16, product: UInt16, serial: String?)
+
+    public var description: String {
+        switch self {
+        case .path(let path):
+            return path
+        case .usb(let vendor, let product, let serial):
+            let ids = "usb \(PortSpec.hex4(vendor)):\(PortSpec.hex4(product))"
+            return serial.map { "\(ids) serial \($0)" } ?? ids
+        }
+    }
+
+    /// Four lower-case hex digits, as `lsusb` prints USB ids.
+    static func hex4(_ value: UInt16) -> String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 4 - hex.count) + hex
+    }
+}
+
+extension StationConfiguration.Credential {
+    /// The bearer token: the configured one, or the token file's content with surrounding
+    /// whitespace (the final newline, say) removed. The file is read on every call, so a
+    /// rotated token is picked up.
+    ///
+    /// - Throws: a ``ConfigError`` naming the token file when it cannot be read or is empty.
+    public func bearerToken() throws(ConfigError) -> String {
+        switch self {
+        case .token(let secret):
+            return secret.value
+        case .tokenFile(let path):
+            var info = stat()
+            if stat(path, &info) == 0, info.st_mode & S_IROTH != 0 {
+                throw ConfigError(issues: [ConfigIssue(
+                    file: path, key: "platform.token_file",
+                    message: "the token file is readable by every user; run `chmod 600 \(path)` (the token lets anyone post events as this station)"
+                )])
+            }
+            let text = try ConfigLoader.readText(path: path, what: "the platform token file (platform.token_file)")
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty, !token.contains(where: \.isNewline) else {
+                throw ConfigError(issues: [ConfigIssue(
+                    file: path, key: "platform.token_file",
+                    message: token.isEmpty
+                        ? "the token file is empty; write the platform's bearer token in it"
+                        : "the token file has more than one line; write only the bearer token in it"
+                )])
+            }
+            return token
+        }
+    }
+}
