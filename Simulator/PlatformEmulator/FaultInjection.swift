@@ -1,0 +1,140 @@
+/// What `PUT /v1/control/faults` asks the emulator to do to the next ingest requests.
+///
+/// ```json
+/// {"status": 503, "count": 3, "retryAfterSeconds": 2, "delayMs": 0, "acknowledgeOnly": null}
+/// ```
+/// The setting affects the next `count` ingest requests as a whole (every part of it), then
+/// clears itself; `count` `nil` keeps it until `DELETE /v1/control/faults`.
+public struct FaultSettings: Codable, Sendable, Hashable {
+    /// Answer with this HTTP status (400...599) instead of storing anything.
+    public var status: Int?
+    /// How many ingest requests the setting affects; `nil` = until cleared.
+    public var count: Int?
+    /// Send `Retry-After: <seconds>` with the injected status.
+    public var retryAfterSeconds: Int?
+    /// Wait this long before answering (after storing, when the request is stored).
+    public var delayMs: Int?
+    /// Store and acknowledge only the first `k` events of each batch; the rest get no result.
+    public var acknowledgeOnly: Int?
+
+    public init(
+        status: Int? = nil, count: Int? = nil, retryAfterSeconds: Int? = nil, delayMs: Int? = nil,
+        acknowledgeOnly: Int? = nil
+    ) {
+        self.status = status
+        self.count = count
+        self.retryAfterSeconds = retryAfterSeconds
+        self.delayMs = delayMs
+        self.acknowledgeOnly = acknowledgeOnly
+    }
+
+    /// The integer fields, for naming one whose number does not fit.
+    static let integerFields: [String: RequestValidation.IntegerField] = [
+        "status": .int64, "count": .int64, "retryAfterSeconds": .int64, "delayMs": .int64, "acknowledgeOnly": .int64,
+    ]
+
+    /// Longest delay accepted, in milliseconds (one minute).
+    public static let maxDelayMs = 60_000
+
+    /// Checks the ranges; the error names the field.
+    public func validate() throws(EmulatorRequestError) {
+        if let status, !(400...599).contains(status) {
+            throw .badRequest("status: \(status) is not an error status; use 400...599 (503 or 429 to test retries)")
+        }
+        if let count, count < 1 {
+            throw .badRequest("count: \(count) is below 1; use null to keep the fault until DELETE /v1/control/faults")
+        }
+        if let retryAfterSeconds {
+            if retryAfterSeconds < 0 {
+                throw .badRequest("retryAfterSeconds: \(retryAfterSeconds) is negative")
+            }
+            if status == nil {
+                throw .badRequest("retryAfterSeconds: only sent with an injected status; set status too")
+            }
+        }
+        if let delayMs, !(0...Self.maxDelayMs).contains(delayMs) {
+            throw .badRequest("delayMs: \(delayMs) is outside 0...\(Self.maxDelayMs)")
+        }
+        if let acknowledgeOnly {
+            if acknowledgeOnly < 0 {
+                throw .badRequest("acknowledgeOnly: \(acknowledgeOnly) is negative")
+            }
+            if status != nil {
+                throw .badRequest("acknowledgeOnly: cannot be combined with status (an injected status stores nothing)")
+            }
+        }
+        if status == nil && (delayMs ?? 0) == 0 && acknowledgeOnly == nil {
+            throw .badRequest(
+                "status, delayMs, acknowledgeOnly: none is set, so there is nothing to inject; "
+                    + "use DELETE /v1/control/faults to clear"
+            )
+        }
+    }
+}
+
+/// `GET`, `PUT` and `DELETE /v1/control/faults` response body.
+public struct FaultState: Codable, Sendable, Hashable {
+    /// Whether the next ingest request will be affected.
+    public var active: Bool
+    /// The setting in force, if any.
+    public var settings: FaultSettings?
+    /// Ingest requests still to be affected; `nil` = until cleared (or no setting).
+    public var remaining: Int?
+    /// Ingest requests affected since the setting was made.
+    public var applied: Int
+
+    public init(active: Bool, settings: FaultSettings?, remaining: Int?, applied: Int) {
+        self.active = active
+        self.settings = settings
+        self.remaining = remaining
+        self.applied = applied
+    }
+}
+
+/// The emulator's fault setting, shared by the control routes and the ingest route.
+public actor FaultInjector {
+    private var settings: FaultSettings?
+    private var remaining: Int?
+    private var applied = 0
+
+    public init() {}
+
+    /// Replaces the setting (after validating it) and returns the new state.
+    @discardableResult
+    public func set(_ newSettings: FaultSettings) throws(EmulatorRequestError) -> FaultState {
+        try newSettings.validate()
+        settings = newSettings
+        remaining = newSettings.count
+        applied = 0
+        return state
+    }
+
+    /// Removes any setting: ingest requests are answered normally again.
+    @discardableResult
+    public func clear() -> FaultState {
+        settings = nil
+        remaining = nil
+        applied = 0
+        return state
+    }
+
+    /// The current setting and how much of it is left.
+    public var state: FaultState {
+        FaultState(active: settings != nil, settings: settings, remaining: remaining, applied: applied)
+    }
+
+    /// Takes the setting for one ingest request, counting it down; `nil` when none is in force.
+    public func takeForRequest() -> FaultSettings? {
+        guard let current = settings else { return nil }
+        applied += 1
+        if let left = remaining {
+            if left <= 1 {
+                settings = nil
+                remaining = nil
+            } else {
+                remaining = left - 1
+            }
+        }
+        return current
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PlatformAPI
+import Testing
+
+@testable import PlatformEmulator
+
+/// Fixed, valid UUIDs so that tests can name events: `uuid(1)`, `uuid(2)`, ...
+func uuid(_ number: Int) -> String {
+    String(format: "00000000-0000-4000-8000-%012d", number)
+}
+
+func wireEvent(
+    _ number: Int, seq: Int64? = nil, kind: String = "card_tap", lane: String? = nil, device: String = "reader-1"
+) -> WireEvent {
+    WireEvent(
+        id: uuid(number), seq: seq ?? Int64(number), kind: kind, lane: lane ?? (kind == "alarm" ? "alarm" : "normal"),
+        occurredAt: "2026-11-24T10:15:30.123Z", monotonicNanos: 1_000_000 * UInt64(number), device: device,
+        purpose: "check-in", card: kind == "card_tap" ? WireCard(uid: "04A1B2C3", format: "hex") : nil,
+        detail: nil
+    )
+}
+
+func ingestRequest(station: String = "station-1", _ events: [WireEvent]) -> IngestRequest {
+    IngestRequest(station: WireStation(id: station), sentAt: "2026-11-24T10:15:31.000Z", events: events)
+}
+
+func jsonBuffer(_ value: some Encodable) throws -> ByteBuffer {
+    ByteBuffer(bytes: try JSONEncoder().encode(value))
+}
+
+func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
+    try JSONDecoder().decode(type, from: Data(response.body.readableBytesView))
+}
+
+let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
+func bearer(_ token: String) -> HTTPFields {
+    [.contentType: "application/json", .authorization: "Bearer \(token)"]
+}
+
+/// Posts an ingest request for `station` (path and body) and returns the response.
+@discardableResult
+func post(
+    _ client: some TestClientProtocol, _ request: IngestRequest, path station: String? = nil,
+    headers: HTTPFields = jsonHeaders
+) async throws -> TestResponse {
+    try await client.execute(
+        uri: PlatformAPI.ingestPath(stationID: station ?? request.station.id), method: .post, headers: headers,
+        body: try jsonBuffer(request)
+    )
+}
+
+func receivedPage(_ client: some TestClientProtocol, query: String = "") async throws -> ReceivedPage {
+    let response = try await client.execute(uri: PlatformAPI.receivedPath + query, method: .get)
+    #expect(response.status == .ok)
+    return try decode(ReceivedPage.self, response)
+}
+
+func stats(_ client: some TestClientProtocol) async throws -> EmulatorStats {
+    let response = try await client.execute(uri: PlatformAPI.statsPath, method: .get)
+    #expect(response.status == .ok)
+    return try decode(EmulatorStats.self, response)
+}
+
+/// An emulator on an in-memory store, with what the test may want to look at.
+struct Harness {
+    let store: EmulatorStore
+    let faults = FaultInjector()
+    let logs = CapturedLogs()
+    let configuration: EmulatorConfiguration
+
+    init(token: String? = nil, maxBodyBytes: Int = EmulatorConfiguration.defaultMaxBodyBytes) throws {
+        store = try EmulatorStore(path: nil)
+        configuration = EmulatorConfiguration(port: 0, token: token, maxBodyBytes: maxBodyBytes)
+    }
+
+    var logger: Logger {
+        let logs = logs
+        var logger = Logger(label: "platform-emulator-test") { _ in CapturingLogHandler(logs: logs) }
+        logger.logLevel = .info
+        return logger
+    }
+
+    func test<Value>(
+        _ setup: TestingSetup = .router, onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        _ body: @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let app = buildEmulatorApplication(
+            configuration: configuration, store: store, logger: logger, faults: faults, onListening: onListening
+        )
+        return try await app.test(setup, body)
+    }
+}
+
+/// Log records a test can inspect.
+final class CapturedLogs: @unchecked Sendable {
+    struct Record: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let lock = NSLock()
+    private var storage: [Record] = []
+
+    func append(_ record: Record) {
+        lock.withLock { storage.append(record) }
+    }
+
+    var records: [Record] { lock.withLock { storage } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let logs: CapturedLogs
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged: [String: String] = [:]
+        for (key, value) in metadata { merged[key] = "\(value)" }
+        for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
+        logs.append(.init(level: event.level, message: "\(event.message)", metadata: merged))
+    }
+}
