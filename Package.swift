@@ -9,7 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "StationAgent",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "station-agent", targets: ["StationAgentCLI"]),
         .executable(name: "station-sim", targets: ["StationSim"]),
@@ -124,6 +124,8 @@ let package = Package(
             dependencies: [
                 "PlatformAPI", "EventModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "StationSim",
             dependencies: [
-                "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols",
+                "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols", "EventModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -147,7 +149,8 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"], swiftSettings: swiftSettings),
-        .testTarget(name: "StationConfigTests", dependencies: ["StationConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StationConfigTests", dependencies: ["StationConfig", "DeviceProtocols", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SerialTransportTests", dependencies: ["SerialTransport", "CSerialShim", "VirtualDevices"], swiftSettings: swiftSettings),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(
@@ -158,8 +161,11 @@ let package = Package(
         .testTarget(
             name: "PlatformEmulatorTests",
             dependencies: [
-                "PlatformEmulator", "PlatformAPI",
+                "PlatformEmulator", "PlatformAPI", "EventModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -174,7 +180,13 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["PlatformAPI", "VirtualDevices", "DeviceProtocols"],
+            dependencies: [
+                "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

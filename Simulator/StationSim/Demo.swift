@@ -1,0 +1,322 @@
+import ArgumentParser
+import DeviceProtocols
+import EventModel
+import Foundation
+import Hummingbird
+import Logging
+import PlatformAPI
+import PlatformEmulator
+import ServiceLifecycle
+import Synchronization
+import VirtualDevices
+
+/// A whole simulated station: the platform emulator and two virtual readers in this process, a
+/// real `station-agent` process wired to them, cards tapped, and each event's path shown live.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a whole simulated station and watch card taps travel to the platform.",
+        discussion: """
+            Starts the platform emulator (loopback, any free port), two virtual card readers on \
+            pseudo-terminals (an RDM6300 for check-in and a decimal Wiegand converter for \
+            volunteers), and a real station-agent process configured for them; taps --taps cards, \
+            prints each tap, the agent's log, and each arrival at the platform; exits 0 only when \
+            every tap was confirmed by the platform exactly once.
+            """)
+
+    @Option(help: "How many cards to tap.") var taps = 10
+    @Option(help: "Milliseconds between taps.") var intervalMs = 300
+    @Option(help: "Seconds to wait for every tap to reach the platform.") var timeout = 60
+    @Option(help: "The station-agent binary (default: next to this one).") var agent: String?
+    @Option(help: "Working directory for the state, links and config (default: a new temporary one).") var workdir: String?
+    @Flag(help: "Keep the working directory afterwards.") var keep = false
+
+    func validate() throws {
+        guard taps >= 0 else { throw ValidationError("--taps must be 0 or more") }
+        guard intervalMs >= 0 else { throw ValidationError("--interval-ms must be 0 or more") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let agentPath = try locateAgent()
+        let directory = try makeWorkdir()
+        defer {
+            if !keep && workdir == nil { try? FileManager.default.removeItem(atPath: directory) }
+        }
+        let output = DemoOutput()
+        output.say("demo", "working in \(directory)")
+
+        let store = try EmulatorStore(path: directory + "/platform.sqlite")
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let app = buildEmulatorApplication(
+            configuration: EmulatorConfiguration(host: "127.0.0.1", port: 0, databasePath: directory + "/platform.sqlite"),
+            store: store, logger: Logger(label: "station.platform")
+        ) { port in
+            portContinuation.yield(port)
+            portContinuation.finish()
+        }
+
+        let platform = ServiceGroup(
+            configuration: .init(services: [app], logger: Logger(label: "station.platform")))
+        let outcome = try await withThrowingTaskGroup(of: DemoOutcome?.self, returning: DemoOutcome?.self) { group in
+            group.addTask {
+                try await platform.run()
+                return nil
+            }
+            guard let port = await ports.first(where: { _ in true }) else {
+                throw DemoFailure("the platform emulator did not start listening")
+            }
+            output.say("platform", "emulator listening on http://127.0.0.1:\(port)")
+            let result = try await runStation(platformPort: port, store: store, directory: directory, agentPath: agentPath, output: output)
+            await platform.triggerGracefulShutdown()
+            return result
+        }
+        guard let outcome else { throw DemoFailure("the platform emulator stopped unexpectedly") }
+        if outcome.missing.isEmpty {
+            output.say(
+                "demo",
+                "PASS: \(outcome.confirmed)/\(taps) taps confirmed by the platform, each stored once (duplicates discarded: \(outcome.duplicates))")
+        } else {
+            output.say(
+                "demo",
+                "FAIL: \(outcome.missing.count) of \(taps) taps did not reach the platform within \(timeout) s: \(outcome.missing.sorted().joined(separator: ", "))")
+            throw ExitCode.failure
+        }
+    }
+
+    private func runStation(
+        platformPort: Int, store: EmulatorStore, directory: String, agentPath: String, output: DemoOutput
+    ) async throws -> DemoOutcome {
+        let readers = [
+            ("reader-1", ReaderProfile.rdm6300, "check-in"),
+            ("reader-2", ReaderProfile.textDecimal, "volunteer"),
+        ]
+        try FileManager.default.createDirectory(atPath: directory + "/dev", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
+        var virtual: [VirtualCardReader] = []
+        for (name, profile, purpose) in readers {
+            let reader = try VirtualCardReader(profile: profile, linkPath: "\(directory)/dev/\(name)")
+            virtual.append(reader)
+            output.say(name, "virtual \(profile.displayName) for \(purpose) on \(reader.linkPath) -> \(reader.device.currentSlavePath ?? "?")")
+        }
+        let configPath = directory + "/station.toml"
+        try Self.configuration(platformPort: platformPort, directory: directory, readers: readers)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        let agent = try AgentProcess(path: agentPath, arguments: ["run", "--config", configPath], output: output)
+        defer { agent.stop() }
+        output.say("demo", "started station-agent (pid \(agent.pid)) with \(configPath)")
+
+        // Wait until the agent announced itself to the platform.
+        let started = try await waitFor(seconds: 20) {
+            try store.received(station: "ST-DEMO", after: 0, limit: 100).events.contains { $0.event.kind == "agent_started" }
+        }
+        guard started else { throw DemoFailure("station-agent did not reach the platform within 20 s; see its log above") }
+        output.say("platform", "station ST-DEMO is up (agent_started received)")
+
+        var tapped: [String: (reader: String, at: Date)] = [:]
+        var seen = Set<String>()
+        var after: Int64 = 0
+        func drainArrivals() throws {
+            let page = try store.received(station: "ST-DEMO", after: after, limit: 1000)
+            after = page.next
+            for received in page.events where received.event.kind == "card_tap" {
+                guard let uid = received.event.card?.uid else { continue }
+                seen.insert(uid)
+                var line = "received seq \(received.event.seq) card_tap from \(received.event.device) card …\(uid.suffix(4))"
+                if let tap = tapped[uid], let receivedAt = Timestamp.parse(received.receivedAt) {
+                    line += " (\(Int((receivedAt.timeIntervalSince(tap.at) * 1000).rounded())) ms after the tap)"
+                }
+                output.say("platform", line)
+            }
+        }
+
+        for index in 0..<taps {
+            let slot = index % readers.count
+            let reader = virtual[slot]
+            let uid = reader.profile == .textDecimal ? String(format: "%010d", 4_000_000 + index) : String(format: "%010X", 0x1A_0000_0000 + index)
+            try reader.tap(uid: uid)
+            tapped[uid] = (readers[slot].0, Date())
+            output.say(readers[slot].0, "tap card …\(uid.suffix(4)) (\(readers[slot].2))")
+            // Watch the platform while waiting for the next tap.
+            let next = ContinuousClock.now + .milliseconds(intervalMs)
+            repeat {
+                try await Task.sleep(for: .milliseconds(10))
+                try drainArrivals()
+            } while ContinuousClock.now < next
+        }
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while seen.count < tapped.count && ContinuousClock.now < deadline && agent.isRunning {
+            try drainArrivals()
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try drainArrivals()
+        if !agent.isRunning {
+            output.say("demo", "station-agent exited early with status \(agent.exitStatus)")
+        }
+        let stats = try await store.stats()
+        return DemoOutcome(
+            confirmed: tapped.keys.filter(seen.contains).count, missing: Set(tapped.keys).subtracting(seen),
+            duplicates: stats.duplicates)
+    }
+
+    private func waitFor(seconds: Int, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try condition()
+    }
+
+    static func configuration(platformPort: Int, directory: String, readers: [(String, ReaderProfile, String)]) -> String {
+        var text = """
+            # Written by `station-sim demo`.
+            [station]
+            id = "ST-DEMO"
+            name = "Demo service station"
+            state_dir = "\(directory)/state"
+
+            [station.location]
+            district = "demo-district"
+            community = "demo-community"
+            grid = "grid-01"
+
+            [platform]
+            url = "http://127.0.0.1:\(platformPort)"
+            batch_size = 100
+            retry_initial_ms = 100
+            retry_max_ms = 2000
+
+            """
+        for (name, profile, purpose) in readers {
+            text += """
+
+                [[device]]
+                name = "\(name)"
+                kind = "card-reader"
+                profile = "\(profile.rawValue)"
+                purpose = "\(purpose)"
+                port = "\(directory)/dev/\(name)"
+
+                """
+        }
+        return text
+    }
+
+    private func locateAgent() throws -> String {
+        if let agent {
+            guard FileManager.default.isExecutableFile(atPath: agent) else {
+                throw DemoFailure("--agent \(agent) is not an executable file")
+            }
+            return agent
+        }
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let sibling = me.deletingLastPathComponent().appendingPathComponent("station-agent").path
+        guard FileManager.default.isExecutableFile(atPath: sibling) else {
+            throw DemoFailure(
+                "cannot find station-agent next to \(me.path); build both with `swift build` first, or pass --agent PATH")
+        }
+        return sibling
+    }
+
+    private func makeWorkdir() throws -> String {
+        if let workdir {
+            try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+            return workdir
+        }
+        var template = Array((NSTemporaryDirectory() + "station-demo-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw DemoFailure("cannot create a temporary directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+struct DemoOutcome: Sendable {
+    var confirmed: Int
+    var missing: Set<String>
+    var duplicates: Int64
+}
+
+struct DemoFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints demo lines with a time stamp and a source column, safely from several threads.
+final class DemoOutput: Sendable {
+    private let start = ContinuousClock.now
+    private let lock = Mutex(())
+
+    func say(_ source: String, _ text: String) {
+        let elapsed = Demo.milliseconds(start.duration(to: .now))
+        let stamp = String(format: "%7.2fs", Double(elapsed) / 1000)
+        let padded = source.padding(toLength: 9, withPad: " ", startingAt: 0)
+        lock.withLock { _ in
+            FileHandle.standardOutput.write(Data("[\(stamp)] \(padded)│ \(text)\n".utf8))
+        }
+    }
+}
+
+/// A child `station-agent` process whose log lines are echoed with an `agent` prefix.
+final class AgentProcess: Sendable {
+    private let process: Process
+    let pid: Int32
+
+    init(path: String, arguments: [String], output: DemoOutput) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        let buffer = Mutex(Data())
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            let lines: [String] = buffer.withLock { pending in
+                pending.append(data)
+                var lines: [String] = []
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    lines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+                return lines
+            }
+            for line in lines { output.say("agent", Self.shorten(line)) }
+            if data.isEmpty { handle.readabilityHandler = nil }
+        }
+        try process.run()
+        self.process = process
+        self.pid = process.processIdentifier
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
+
+    /// SIGTERM (graceful drain), then SIGKILL if it has not stopped within 10 s.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Drops the log line's date and label: the demo prints its own time column.
+    static func shorten(_ line: String) -> String {
+        let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].contains("T") else { return line }
+        return parts[1] + " " + parts[2]
+    }
+}

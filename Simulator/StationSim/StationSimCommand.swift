@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct StationSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "station-sim",
+        abstract: "The StationAgent simulator: virtual devices on pseudo-terminals and the platform emulator.",
+        subcommands: [Demo.self, Emulator.self, Reader.self]
+    )
+}

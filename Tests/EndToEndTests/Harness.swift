@@ -1,0 +1,253 @@
+import AsyncHTTPClient
+import DeviceProtocols
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import PlatformAPI
+import Synchronization
+import VirtualDevices
+
+/// Where `swift build` put the binaries under test: next to the test bundle.
+enum Binaries {
+    static let directory: String = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // The test runner may sit inside a `.xctest` bundle directory.
+        for _ in 0..<4 {
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("station-agent").path) { return url.path }
+            url.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    }()
+
+    static var agent: String { directory + "/station-agent" }
+    static var sim: String { directory + "/station-sim" }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A child process whose output is collected (and shown when a test fails).
+final class ChildProcess: Sendable {
+    let process: Process
+    private let output = LogBuffer()
+    private let lines: AsyncStream<String>
+
+    init(_ path: String, _ arguments: [String]) throws {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw HarnessError("\(path) is not built; `swift build` builds it (swift test does too)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let (lines, continuation) = AsyncStream<String>.makeStream()
+        self.lines = lines
+        let output = self.output
+        let pending = Mutex(Data())
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                continuation.finish()
+                return
+            }
+            let complete: [String] = pending.withLock { pending in
+                pending.append(data)
+                var complete: [String] = []
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    complete.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+                return complete
+            }
+            for line in complete {
+                output.append(line)
+                continuation.yield(line)
+            }
+        }
+        try process.run()
+        self.process = process
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+    var log: String { output.text }
+
+    /// The first output line containing `text`, waiting up to `timeout`.
+    func firstLine(containing text: String, timeout: Duration = .seconds(20)) async throws -> String {
+        let found = try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { [lines] in
+                for await line in lines where line.contains(text) { return line }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let found else { throw HarnessError("no line containing '\(text)' within \(timeout); output so far:\n\(log)") }
+        return found
+    }
+
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and returns its status (nil if it did not exit in time).
+    func waitForExit(timeout: Duration = .seconds(15)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning { return nil }
+        return process.terminationStatus
+    }
+
+    /// Stops it for good (SIGKILL if SIGTERM is not enough).
+    func stop() async {
+        guard process.isRunning else { return }
+        signal(SIGTERM)
+        if await waitForExit(timeout: .seconds(10)) == nil {
+            signal(SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+final class LogBuffer: Sendable {
+    private let lines = Mutex("")
+
+    func append(_ line: String) { lines.withLock { $0 += line + "\n" } }
+    var text: String { lines.withLock { $0 } }
+}
+
+/// The platform emulator as a separate `station-sim emulator` process, and a client for its read
+/// and control API.
+final class EmulatorProcess: Sendable {
+    let child: ChildProcess
+    let port: Int
+    let database: String
+
+    init(database: String, port: Int = 0) async throws {
+        child = try ChildProcess(Binaries.sim, ["emulator", "--port", String(port), "--db", database, "--log-level", "warning"])
+        let line = try await child.firstLine(containing: "listening on http://")
+        guard let portText = line.split(separator: ":").last, let port = Int(portText) else {
+            throw HarnessError("cannot read the port from '\(line)'")
+        }
+        self.port = port
+        self.database = database
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    func received(station: String = "ST-E2E") async throws -> [ReceivedEvent] {
+        var all: [ReceivedEvent] = []
+        var after: Int64 = 0
+        while true {
+            let page: ReceivedPage = try await get("\(PlatformAPI.receivedPath)?station=\(station)&after=\(after)&limit=10000")
+            all += page.events
+            if page.events.isEmpty { return all }
+            after = page.next
+        }
+    }
+
+    func stats() async throws -> EmulatorStats {
+        try await get(PlatformAPI.statsPath)
+    }
+
+    func setFaults(_ json: String) async throws {
+        var request = HTTPClientRequest(url: baseURL + "/v1/control/faults")
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: json))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        guard response.status == .ok else { throw HarnessError("PUT faults answered \(response.status)") }
+    }
+
+    private func get<T: Decodable>(_ path: String) async throws -> T {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok else { throw HarnessError("GET \(path) answered \(response.status): \(String(buffer: body))") }
+        return try JSONDecoder().decode(T.self, from: body)
+    }
+
+    func stop() async { await child.stop() }
+}
+
+/// A scratch station: a directory with the agent's config, its state, and virtual reader links.
+final class Station: Sendable {
+    let directory: String
+    let readers: [String: VirtualCardReader]
+
+    init(readers: [(String, ReaderProfile)]) throws {
+        var template = Array((NSTemporaryDirectory() + "station-e2e-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw HarnessError("mkdtemp failed") }
+        directory = String(cString: made)
+        try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
+        var virtual: [String: VirtualCardReader] = [:]
+        for (name, profile) in readers {
+            virtual[name] = try VirtualCardReader(profile: profile, linkPath: "\(directory)/\(name)")
+        }
+        self.readers = virtual
+    }
+
+    var configPath: String { directory + "/station.toml" }
+    var stateDirectory: String { directory + "/state" }
+
+    func writeConfig(platformURL: String, extraPlatform: String = "") throws {
+        var text = """
+            [station]
+            id = "ST-E2E"
+            state_dir = "\(stateDirectory)"
+
+            [platform]
+            url = "\(platformURL)"
+            retry_initial_ms = 50
+            retry_max_ms = 500
+            \(extraPlatform)
+
+            """
+        for (name, reader) in readers.sorted(by: { $0.key < $1.key }) {
+            text += """
+
+                [[device]]
+                name = "\(name)"
+                kind = "card-reader"
+                profile = "\(reader.profile.rawValue)"
+                purpose = "check-in"
+                port = "\(reader.linkPath)"
+                reopen_initial_ms = 50
+                reopen_max_ms = 200
+
+                """
+        }
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func startAgent() throws -> ChildProcess {
+        try ChildProcess(Binaries.agent, ["run", "--config", configPath])
+    }
+
+    func remove() {
+        for reader in readers.values { reader.device.unplug() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; a throwing condition counts as false.
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return (try? await condition()) == true
+}

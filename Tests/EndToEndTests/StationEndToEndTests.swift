@@ -1,0 +1,175 @@
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import PlatformAPI
+import Testing
+import VirtualDevices
+
+/// Real processes: `station-agent` and `station-sim emulator` as children, virtual readers on
+/// pseudo-terminals in this process, everything on loopback.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct StationEndToEndTests {
+    static func cardTaps(_ events: [ReceivedEvent]) -> [ReceivedEvent] {
+        events.filter { $0.event.kind == EventKind.cardTap.rawValue }
+    }
+
+    @Test func tapsFromTwoReadersArriveExactlyOnceAndSigtermDrains() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300), ("reader-2", .textHex)])
+        defer { station.remove() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL)
+        let agent = try station.startAgent()
+
+        var expected = Set<String>()
+        for index in 0..<20 {
+            let name = index % 2 == 0 ? "reader-1" : "reader-2"
+            let uid = index % 2 == 0 ? String(format: "%010X", 0x2B_0000_0000 + index) : String(format: "%08X", 0x0400_0000 + index)
+            try station.readers[name]!.tap(uid: uid)
+            expected.insert(uid)
+        }
+        // A card held on the reader repeats its frame every 65 ms: still one tap.
+        try await station.readers["reader-1"]!.hold(uid: "77AABBCCDD", repeats: 15)
+        expected.insert("77AABBCCDD")
+
+        let arrived = await eventually { try await Self.cardTaps(platform.received()).count >= expected.count }
+        #expect(arrived, "agent log:\n\(agent.log)")
+        try await Task.sleep(for: .milliseconds(300))  // anything extra would show up by now
+        let taps = Self.cardTaps(try await platform.received())
+        #expect(Set(taps.compactMap(\.event.card?.uid)) == expected)
+        #expect(taps.count == expected.count, "one event per card")
+        #expect(taps.allSatisfy { $0.deliveries == 1 })
+        let seqs = taps.map(\.event.seq)
+        #expect(seqs == seqs.sorted(), "taps arrive in sequence order")
+
+        agent.signal(SIGTERM)
+        let status = await agent.waitForExit(timeout: .seconds(10))
+        #expect(status == 0, "graceful stop; log:\n\(agent.log)")
+        await platform.stop()
+    }
+
+    @Test func sigkillMidStreamLosesNoCommittedEventAndDeliversNoneTwice() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL)
+        var agent = try station.startAgent()
+        let reader = station.readers["reader-1"]!
+
+        var killed = 0
+        for index in 0..<150 {
+            try reader.tap(uid: String(format: "%010X", 0x3C_0000_0000 + index))
+            try await Task.sleep(for: .milliseconds(4))
+            if index == 50 || index == 100 {
+                agent.signal(SIGKILL)
+                _ = await agent.waitForExit()
+                killed += 1
+                agent = try station.startAgent()
+            }
+        }
+        // Whatever each agent committed must now reach the platform.
+        try await Task.sleep(for: .seconds(1))
+        let settled = await eventually {
+            let summary = try await EventStore.openReadOnly(directory: station.stateDirectory).summary()
+            return summary.totalQueued == 0
+        }
+        #expect(settled, "queue did not drain; agent log:\n\(agent.log)")
+        await agent.stop()
+
+        let store = try EventStore.openReadOnly(directory: station.stateDirectory)
+        let committed = try await store.events(limit: 100_000).map(\.event)
+        let received = try await platform.received()
+        let receivedIDs = received.map(\.event.id)
+        #expect(Set(receivedIDs).count == receivedIDs.count, "the platform keeps each event once")
+        #expect(Set(committed.map(\.id)) == Set(receivedIDs), "every committed event arrived, nothing else did")
+        let seqs = committed.map(\.seq)
+        #expect(seqs == Array(1...Int64(seqs.count)), "sequence numbers have no gaps across \(killed) kills")
+        let tapCount = committed.filter { $0.kind == .cardTap }.count
+        #expect(tapCount > 100, "most taps survived the kills (\(tapCount) of 150 were committed)")
+        #expect(committed.filter { $0.kind == .agentStarted }.count == 3)
+        await platform.stop()
+    }
+
+    @Test func eventsWaitOutADeadPlatformAndFaultsThenArrive() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let database = station.directory + "/platform.sqlite"
+        var platform = try await EmulatorProcess(database: database)
+        let port = platform.port
+        try station.writeConfig(platformURL: platform.baseURL)
+        await platform.stop()  // the platform is down
+
+        let agent = try station.startAgent()
+        for index in 0..<5 { try station.readers["reader-1"]!.tap(uid: String(format: "%010X", 0x4D_0000_0000 + index)) }
+        let stored = await eventually {
+            try await EventStore.openReadOnly(directory: station.stateDirectory).summary().lanes[.normal]?.count ?? 0 >= 6
+        }
+        #expect(stored, "taps are stored while the platform is down; log:\n\(agent.log)")
+
+        // The platform comes back, first answering 503 three times.
+        platform = try await EmulatorProcess(database: database, port: port)
+        try await platform.setFaults(#"{"status": 503, "count": 3, "retryAfterSeconds": 1}"#)
+        let arrived = await eventually { try await Self.cardTaps(platform.received()).count == 5 }
+        #expect(arrived, "agent log:\n\(agent.log)")
+        #expect(try await platform.stats().duplicates == 0)
+        await agent.stop()
+        await platform.stop()
+    }
+
+    @Test func unplugAndReplugAreReportedAndReadingResumes() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL)
+        let agent = try station.startAgent()
+        let reader = station.readers["reader-1"]!
+        try reader.tap(uid: "5E00000001")
+        #expect(await eventually { try await Self.cardTaps(platform.received()).count == 1 }, "log:\n\(agent.log)")
+
+        reader.device.unplug()
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "device_offline" } }, "log:\n\(agent.log)")
+        try reader.device.replug()
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "device_online" } }, "log:\n\(agent.log)")
+        try reader.tap(uid: "5E00000002")
+        #expect(await eventually { try await Self.cardTaps(platform.received()).count == 2 }, "log:\n\(agent.log)")
+        await agent.stop()
+        await platform.stop()
+    }
+
+    @Test func aBadConfigurationNamesFileLineAndKeyAndExitsNonZero() async throws {
+        let directory = NSTemporaryDirectory() + "station-badconfig-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/station.toml"
+        try """
+            [station]
+            id = "ST-1"
+
+            [platform]
+            url = "http://127.0.0.1:9"
+
+            [[device]]
+            name = "reader-1"
+            kind = "card-reader"
+            profile = "rdm6300"
+            purpose = "check-in"
+            port = "/dev/ttyUSB0"
+            baud = 9601
+            colour = "red"
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        for arguments in [["check-config", path], ["run", "--config", path]] {
+            let child = try ChildProcess(Binaries.agent, arguments)
+            let status = await child.waitForExit()
+            #expect(status == 78, "\(arguments[0]) exits with EX_CONFIG")
+            #expect(child.log.contains("station.toml:13: device[0].baud"), "log:\n\(child.log)")
+            #expect(child.log.contains("station.toml:14: device[0].colour"), "log:\n\(child.log)")
+        }
+    }
+
+    @Test func theDemoConfirmsEveryTap() async throws {
+        let child = try ChildProcess(Binaries.sim, ["demo", "--taps", "6", "--interval-ms", "50", "--timeout", "60"])
+        let status = await child.waitForExit(timeout: .seconds(90))
+        #expect(status == 0, "demo output:\n\(child.log)")
+        #expect(child.log.contains("PASS: 6/6 taps confirmed"), "demo output:\n\(child.log)")
+    }
+}
