@@ -10,7 +10,11 @@ import PlatformAPI
 ///
 /// Routes, as `docs/platform-api.yaml` describes them:
 /// - `POST /v1/stations/{stationId}/events`: ingest a batch (bearer token when configured);
+/// - `GET /v1/stations/{stationId}/commands`: the station's long-poll for commands (token);
+/// - `POST /v1/stations/{stationId}/heartbeat`: the station's heartbeat (token);
 /// - `GET /v1/received`, `GET /v1/stats`, `GET /v1/health`: read what arrived;
+/// - `GET /v1/operator/alarms`, `POST /v1/operator/alarms/{eventId}/{acknowledge|dispatch|reset}`,
+///   `GET /v1/stations`: the operator's console (emulator only);
 /// - `GET`/`PUT`/`DELETE /v1/control/faults`: fault injection (emulator only).
 ///
 /// ```swift
@@ -79,14 +83,14 @@ struct EmulatorRoutes: Sendable {
             logger.info("fault injection cleared")
             return try jsonResponse(await faults.clear())
         }
+        registerAlarmLoop(on: router)
     }
 
     // MARK: Ingest
 
     func ingest(_ request: Request, context: BasicRequestContext) async throws -> Response {
         try authorize(request)
-        let rawStation = context.parameters.get("stationId") ?? ""
-        let stationID = rawStation.removingPercentEncoding ?? rawStation
+        let stationID = stationID(in: context)
         guard let fault = await faults.takeForRequest() else {
             return try await storeBatch(request, stationID: stationID, acknowledgeOnly: nil)
         }
@@ -152,10 +156,23 @@ struct EmulatorRoutes: Sendable {
                 "duplicates": "\(duplicates)", "rejected": "\(rejected)", "acknowledged": "\(results.count)",
             ]
         )
+        for (event, result) in zip(ingest.events, results) where result.status == .accepted && event.kind == "alarm" {
+            logger.notice(
+                "alarm received",
+                metadata: ["station": "\(stationID)", "alarm": "\(event.id.lowercased())", "device": "\(event.device)"]
+            )
+        }
         return try jsonResponse(IngestResponse(results: results))
     }
 
-    private func authorize(_ request: Request) throws(EmulatorRequestError) {
+    /// The `stationId` path parameter, percent-decoded.
+    func stationID(in context: BasicRequestContext) -> String {
+        let rawStation = context.parameters.get("stationId") ?? ""
+        return rawStation.removingPercentEncoding ?? rawStation
+    }
+
+    /// Checks the bearer token when one is configured (the station routes).
+    func authorize(_ request: Request) throws(EmulatorRequestError) {
         guard let token = configuration.requiredToken else { return }
         guard let header = request.headers[.authorization] else {
             throw .unauthorized("Authorization header missing; send `Authorization: Bearer <station token>`")
@@ -169,14 +186,14 @@ struct EmulatorRoutes: Sendable {
         }
     }
 
-    private func checkContentType(_ request: Request) throws(EmulatorRequestError) {
+    func checkContentType(_ request: Request) throws(EmulatorRequestError) {
         let declared = request.headers[.contentType] ?? ""
         let mediaType = declared.split(separator: ";", maxSplits: 1).first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         }
         guard mediaType == "application/json" else {
             let shown = declared.isEmpty ? "no Content-Type" : "Content-Type \"\(declared)\""
-            throw .unsupportedMediaType("request has \(shown); send the batch as `Content-Type: application/json`")
+            throw .unsupportedMediaType("request has \(shown); send the body as `Content-Type: application/json`")
         }
     }
 
@@ -193,7 +210,7 @@ struct EmulatorRoutes: Sendable {
         return try jsonResponse(try await store.received(station: station, after: after, limit: pageLimit))
     }
 
-    private func integerParameter(
+    func integerParameter(
         _ name: String, in query: FlatDictionary<Substring, Substring>, default value: Int64
     ) throws(EmulatorRequestError) -> Int64 {
         guard let text = query[Substring(name)] else { return value }
@@ -308,6 +325,7 @@ struct ErrorBodyMiddleware<Context: RequestContext>: RouterMiddleware {
         case 401: "unauthorized"
         case 404: "not_found"
         case 405: "method_not_allowed"
+        case 409: "conflict"
         case 413: "too_large"
         case 415: "unsupported_media_type"
         case 500..<600: "internal"

@@ -10,7 +10,8 @@ public struct EmulatorConfiguration: Sendable {
     public var port: Int = 8080
     /// SQLite file for what the emulator receives; `nil` keeps it in memory.
     public var databasePath: String?
-    /// Bearer token every ingest request must carry; `nil` or empty accepts requests without one.
+    /// Bearer token every station request (ingest, command long-poll, heartbeat) must carry;
+    /// `nil` or empty accepts requests without one.
     public var token: String?
     /// Largest ingest request body accepted, in bytes (8 MiB); larger bodies get 413.
     public var maxBodyBytes: Int = EmulatorConfiguration.defaultMaxBodyBytes

@@ -5,7 +5,7 @@ import PlatformAPI
 /// The body is an ``PlatformAPI/ErrorBody`` whose `detail` names the offending field
 /// (`events[3].kind: ...`), so a developer can fix the sender without reading server logs.
 public struct EmulatorRequestError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The HTTP status code: 400, 401, 413, 415, or an injected fault's status.
+    /// The HTTP status code: 400, 401, 404, 409, 413, 415, or an injected fault's status.
     public var status: Int
     /// The JSON body sent with the status.
     public var body: ErrorBody
@@ -26,6 +26,17 @@ public struct EmulatorRequestError: Error, Sendable, Hashable, CustomStringConve
     /// 401 `unauthorized`: missing or wrong bearer token.
     public static func unauthorized(_ detail: String) -> Self {
         Self(status: 401, error: "unauthorized", detail: detail)
+    }
+
+    /// 404 `not_found`: the resource named in the path does not exist (an unknown alarm).
+    public static func notFound(_ detail: String) -> Self {
+        Self(status: 404, error: "not_found", detail: detail)
+    }
+
+    /// 409 `conflict`: the request makes no sense in the resource's current state (acknowledging
+    /// an alarm that was already reset).
+    public static func conflict(_ detail: String) -> Self {
+        Self(status: 409, error: "conflict", detail: detail)
     }
 
     /// 413 `too_large`: too many events or too many bytes in one request.

@@ -3,7 +3,8 @@ import Foundation
 import GRDB
 import PlatformAPI
 
-/// What the platform emulator received, in SQLite.
+/// What the platform emulator received, in SQLite: events, the alarms among them and what
+/// operators did to them, the commands queued for each station, and each station's last heartbeat.
 ///
 /// A file path opens a `DatabasePool` in WAL mode with `synchronous=FULL`, so a 200 answer means
 /// the batch is on disk; `nil` keeps everything in memory (tests, demos). Every ingest request is
@@ -18,8 +19,10 @@ import PlatformAPI
 /// let page = try store.received(station: "station-7", after: 0, limit: 100)
 /// ```
 public final class EmulatorStore: Sendable {
-    private let writer: any DatabaseWriter
-    private let now: @Sendable () -> Date
+    let writer: any DatabaseWriter
+    let now: @Sendable () -> Date
+    /// Wakes a station's long-polls after a command for it was committed.
+    let commandSignal = CommandSignal()
 
     /// Default page size of ``received(station:after:limit:)``.
     public static let defaultPageLimit = 1000
@@ -27,7 +30,8 @@ public final class EmulatorStore: Sendable {
     public static let maxPageLimit = 10_000
 
     /// Opens (creating and migrating as needed) the database at `path`, or an in-memory one for `nil`.
-    /// - Parameter now: the clock for `receivedAt`; tests may pin it.
+    /// - Parameter now: the clock for `receivedAt`, operator actions, heartbeats and the silence
+    ///   of stations; tests may pin it.
     public init(path: String?, now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.now = now
         do {
@@ -54,7 +58,9 @@ public final class EmulatorStore: Sendable {
     /// (only the first `acknowledgeOnly` events when given: the rest are neither stored nor answered).
     ///
     /// An id seen before is a `duplicate` (its `deliveries` grows); an id seen before with a
-    /// different station, sequence number or kind is `rejected`.
+    /// different station, sequence number or kind is `rejected`. An accepted `alarm` opens an
+    /// alarm record (state `received`); an accepted `alarm_reset` whose `related` names an alarm
+    /// of the same station resets it.
     /// - Throws: ``EmulatorRequestError`` when the request does not match the API document.
     public func ingest(stationID: String, request: IngestRequest, acknowledgeOnly: Int? = nil) throws -> [IngestResult] {
         try RequestValidation.validate(request, pathStationID: stationID)
@@ -125,15 +131,19 @@ public final class EmulatorStore: Sendable {
                     sql: """
                         INSERT INTO received_event
                             (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-                             detail, monotonic_nanos, received_at, deliveries)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                             detail, related, monotonic_nanos, received_at, deliveries)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                         """,
                     arguments: [
                         stationID, eventID, event.seq, event.kind, event.lane, event.occurredAt, event.device,
-                        event.purpose, event.card?.uid, event.card?.format, event.detail,
+                        event.purpose, event.card?.uid, event.card?.format, event.detail, event.related?.lowercased(),
                         // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
                         event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
                     ]
+                )
+                try recordAlarmEffects(
+                    of: event, eventID: eventID, receipt: db.lastInsertedRowID, stationID: stationID,
+                    receivedAt: receivedAt, in: db
                 )
                 results.append(IngestResult(id: event.id, status: .accepted))
                 accepted += 1
@@ -222,7 +232,7 @@ public final class EmulatorStore: Sendable {
     private static func page(station: String?, after: Int64, limit: Int, in db: Database) throws -> ReceivedPage {
         let columns = """
             receipt, station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-            detail, monotonic_nanos, received_at, deliveries
+            detail, related, monotonic_nanos, received_at, deliveries
             """
         let rows: [Row]
         if let station {
@@ -248,7 +258,8 @@ public final class EmulatorStore: Sendable {
         let event = WireEvent(
             id: row["event_id"], seq: row["seq"], kind: row["kind"], lane: row["lane"], occurredAt: row["occurred_at"],
             monotonicNanos: monotonic.map { UInt64(bitPattern: $0) }, device: row["device"], purpose: row["purpose"],
-            card: cardUID.map { WireCard(uid: $0, format: cardFormat ?? "") }, detail: row["detail"]
+            card: cardUID.map { WireCard(uid: $0, format: cardFormat ?? "") }, detail: row["detail"],
+            related: row["related"]
         )
         return ReceivedEvent(
             receipt: row["receipt"], stationID: row["station_id"], receivedAt: row["received_at"],
@@ -273,7 +284,9 @@ public final class EmulatorStore: Sendable {
         try writer.read { db in try Self.migrator.appliedMigrations(db) }
     }
 
-    private static var migrator: DatabaseMigrator {
+    /// Every migration, in order. The names are part of the database's history: never rename
+    /// or change a registered migration, add a new one.
+    static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-received-events") { db in
             try db.execute(
@@ -306,6 +319,7 @@ public final class EmulatorStore: Sendable {
                 try db.execute(sql: "INSERT INTO counter (name, value) VALUES (?, 0)", arguments: [name])
             }
         }
+        migrator.registerMigration("v2-alarm-loop", migrate: migrateToAlarmLoop)
         return migrator
     }
 }

@@ -5,7 +5,7 @@ import PlatformAPI
 /// Decoding and checking of request bodies against the API document (`docs/platform-api.yaml`).
 ///
 /// Every failure is an ``EmulatorRequestError`` whose detail starts with the field path, e.g.
-/// `events[3].kind: "foo" is not one of card_tap, alarm, device_online, device_offline, agent_started`.
+/// `events[3].kind: "foo" is not one of card_tap, alarm, device_online, ...`.
 public enum RequestValidation {
     /// The integer fields of a request body by name, so that a number that does not fit can be
     /// named (Foundation's decoder reports those without a coding path).
@@ -155,6 +155,68 @@ public enum RequestValidation {
             if card.format.isEmpty {
                 throw .badRequest("\(field).card.format: must not be empty")
             }
+        }
+        if let related = event.related, UUID(uuidString: related) == nil {
+            throw .badRequest(
+                "\(field).related: \(quoted(related)) is not a UUID; it must be the id of the event this one refers to "
+                    + "(the alarm an alarm_reset resets)"
+            )
+        }
+    }
+
+    // MARK: Heartbeat
+
+    /// The integer fields of ``PlatformAPI/Heartbeat`` (the lanes' counts in `queued`).
+    public static let heartbeatIntegerFields: [String: IntegerField] = Dictionary(
+        uniqueKeysWithValues: Lane.allCases.map { ($0.rawValue, IntegerField.int64) }
+    )
+
+    /// The device states a heartbeat may report.
+    public static let deviceStates = ["online", "offline", "unknown"]
+
+    /// Decodes and validates a heartbeat body.
+    public static func heartbeat(from data: Data) throws(EmulatorRequestError) -> Heartbeat {
+        let heartbeat = try decodeJSON(Heartbeat.self, from: data, integerFields: heartbeatIntegerFields)
+        try validate(heartbeat)
+        return heartbeat
+    }
+
+    /// Checks what JSON decoding cannot: timestamps, the lanes and counts of `queued`, device
+    /// names and states, and that latched alarms are event ids.
+    public static func validate(_ heartbeat: Heartbeat) throws(EmulatorRequestError) {
+        if Timestamp.parse(heartbeat.sentAt) == nil {
+            throw .badRequest("sentAt: \(quoted(heartbeat.sentAt)) is not an ISO 8601 timestamp (like 2026-11-24T10:15:30.123Z)")
+        }
+        if heartbeat.agentVersion.isEmpty {
+            throw .badRequest("agentVersion: must not be empty")
+        }
+        if let bootId = heartbeat.bootId, bootId.isEmpty {
+            throw .badRequest("bootId: must not be empty; leave it out when the agent has none")
+        }
+        for lane in heartbeat.queued.keys.sorted() {
+            guard Lane(rawValue: lane) != nil else {
+                let lanes = Lane.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .badRequest("queued.\(lane): \(quoted(lane)) is not a lane; use \(lanes)")
+            }
+            if let count = heartbeat.queued[lane], count < 0 {
+                throw .badRequest("queued.\(lane): \(count) is negative")
+            }
+        }
+        if let oldest = heartbeat.oldestQueuedAt, Timestamp.parse(oldest) == nil {
+            throw .badRequest("oldestQueuedAt: \(quoted(oldest)) is not an ISO 8601 timestamp (like 2026-11-24T10:15:30.123Z)")
+        }
+        for (index, device) in heartbeat.devices.enumerated() {
+            if device.name.isEmpty {
+                throw .badRequest("devices[\(index)].name: must not be empty")
+            }
+            if !deviceStates.contains(device.state) {
+                throw .badRequest(
+                    "devices[\(index)].state: \(quoted(device.state)) is not one of \(deviceStates.joined(separator: ", "))"
+                )
+            }
+        }
+        for (index, alarm) in heartbeat.latchedAlarms.enumerated() where UUID(uuidString: alarm) == nil {
+            throw .badRequest("latchedAlarms[\(index)]: \(quoted(alarm)) is not a UUID; list the event ids of the latched alarms")
         }
     }
 

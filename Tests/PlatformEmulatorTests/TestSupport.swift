@@ -1,9 +1,11 @@
+import EventModel
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
 import PlatformAPI
+import Synchronization
 import Testing
 
 @testable import PlatformEmulator
@@ -13,15 +15,35 @@ func uuid(_ number: Int) -> String {
     String(format: "00000000-0000-4000-8000-%012d", number)
 }
 
+/// Event `uuid(number)`; the lane follows the kind unless given.
 func wireEvent(
-    _ number: Int, seq: Int64? = nil, kind: String = "card_tap", lane: String? = nil, device: String = "reader-1"
+    _ number: Int, seq: Int64? = nil, kind: String = "card_tap", lane: String? = nil, device: String = "reader-1",
+    related: String? = nil
 ) -> WireEvent {
     WireEvent(
-        id: uuid(number), seq: seq ?? Int64(number), kind: kind, lane: lane ?? (kind == "alarm" ? "alarm" : "normal"),
+        id: uuid(number), seq: seq ?? Int64(number), kind: kind,
+        lane: lane ?? (EventKind(rawValue: kind)?.lane ?? .normal).rawValue,
         occurredAt: "2026-11-24T10:15:30.123Z", monotonicNanos: 1_000_000 * UInt64(number), device: device,
         purpose: "check-in", card: kind == "card_tap" ? WireCard(uid: "04A1B2C3", format: "hex") : nil,
-        detail: nil
+        detail: nil, related: related
     )
+}
+
+/// A clock a test sets by hand.
+final class ManualClock: Sendable {
+    private let current: Mutex<Date>
+
+    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        current = Mutex(start)
+    }
+
+    func now() -> Date {
+        current.withLock { $0 }
+    }
+
+    func advance(seconds: TimeInterval) {
+        current.withLock { $0 = $0.addingTimeInterval(seconds) }
+    }
 }
 
 func ingestRequest(station: String = "station-1", _ events: [WireEvent]) -> IngestRequest {
@@ -73,8 +95,11 @@ struct Harness {
     let logs = CapturedLogs()
     let configuration: EmulatorConfiguration
 
-    init(token: String? = nil, maxBodyBytes: Int = EmulatorConfiguration.defaultMaxBodyBytes) throws {
-        store = try EmulatorStore(path: nil)
+    init(
+        token: String? = nil, maxBodyBytes: Int = EmulatorConfiguration.defaultMaxBodyBytes,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
+        store = try EmulatorStore(path: nil, now: now)
         configuration = EmulatorConfiguration(port: 0, token: token, maxBodyBytes: maxBodyBytes)
     }
 
@@ -130,4 +155,68 @@ struct CapturingLogHandler: LogHandler {
         for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
         logs.append(.init(level: event.level, message: "\(event.message)", metadata: merged))
     }
+}
+
+// MARK: The alarm loop
+
+/// `POST /v1/operator/alarms/{eventId}/{action}`, with `body` as JSON when given.
+@discardableResult
+func operatorAct(
+    _ client: some TestClientProtocol, _ action: AlarmAction, _ eventID: String, _ body: OperatorAction? = nil
+) async throws -> TestResponse {
+    try await client.execute(
+        uri: "/v1/operator/alarms/\(eventID)/\(action.rawValue)", method: .post, headers: body == nil ? [:] : jsonHeaders,
+        body: try body.map { try jsonBuffer($0) }
+    )
+}
+
+/// `GET /v1/operator/alarms` with `query`, expecting 200.
+func alarmList(_ client: some TestClientProtocol, query: String = "") async throws -> [AlarmView] {
+    let response = try await client.execute(uri: "/v1/operator/alarms" + query, method: .get)
+    #expect(response.status == .ok)
+    return try decode([AlarmView].self, response)
+}
+
+/// `GET /v1/stations/{station}/commands` with `query`.
+func getCommands(
+    _ client: some TestClientProtocol, station: String = "station-1", query: String, headers: HTTPFields = [:]
+) async throws -> TestResponse {
+    try await client.execute(uri: PlatformAPI.commandsPath(stationID: station) + query, method: .get, headers: headers)
+}
+
+/// `GET /v1/stations/{station}/commands` with `query`, expecting 200.
+func commandPage(_ client: some TestClientProtocol, station: String = "station-1", query: String) async throws -> CommandPage {
+    let response = try await getCommands(client, station: station, query: query)
+    #expect(response.status == .ok)
+    return try decode(CommandPage.self, response)
+}
+
+/// `GET /v1/stations` with `query`, expecting 200.
+func stationList(_ client: some TestClientProtocol, query: String = "") async throws -> [StationView] {
+    let response = try await client.execute(uri: "/v1/stations" + query, method: .get)
+    #expect(response.status == .ok)
+    return try decode([StationView].self, response)
+}
+
+/// A valid heartbeat.
+func sampleHeartbeat(latched: [String] = []) -> Heartbeat {
+    Heartbeat(
+        sentAt: "2027-01-15T08:00:00.000Z", agentVersion: "1.4.0", bootId: "b0a7c6e2", queued: ["alarm": 0, "normal": 12],
+        oldestQueuedAt: "2027-01-15T07:59:58.250Z",
+        devices: [
+            DeviceHeartbeat(name: "reader-1", state: "online"),
+            DeviceHeartbeat(name: "alarm-box", state: "offline", detail: "no heartbeat for 12 s"),
+        ],
+        latchedAlarms: latched
+    )
+}
+
+/// `POST /v1/stations/{station}/heartbeat`.
+@discardableResult
+func postHeartbeat(
+    _ client: some TestClientProtocol, _ heartbeat: Heartbeat, station: String = "station-1", headers: HTTPFields = jsonHeaders
+) async throws -> TestResponse {
+    try await client.execute(
+        uri: PlatformAPI.heartbeatPath(stationID: station), method: .post, headers: headers, body: try jsonBuffer(heartbeat)
+    )
 }

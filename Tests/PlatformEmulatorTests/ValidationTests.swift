@@ -11,7 +11,8 @@ import Testing
 enum Malformation: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case notJSON, topLevelArray, missingStation, missingEvents, eventsNotArray, missingKind, seqIsString, seqIsFraction
     case kindUnknown, kindNull, idNotUUID, seqZero, seqNegative, occurredAtNotISO, laneUnknown
-    case alarmInNormalLane, tapInAlarmLane, deviceEmpty, cardUIDMissing, monotonicNegative
+    case alarmInNormalLane, tapInAlarmLane, resetInNormalLane, tamperInNormalLane, relatedNotUUID
+    case deviceEmpty, cardUIDMissing, monotonicNegative
     case stationMismatch, stationIDEmpty, sentAtNotISO, noEvents, tooManyEvents
 
     var testDescription: String { rawValue }
@@ -33,7 +34,8 @@ enum Malformation: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .seqIsString: "events[3].seq: wrong type, expected an integer"
         case .seqIsFraction: "events[3].seq: 4.5 is not an integer"
         case .kindUnknown:
-            "events[3].kind: \"foo\" is not one of card_tap, alarm, device_online, device_offline, agent_started"
+            "events[3].kind: \"foo\" is not one of card_tap, alarm, device_online, device_offline, agent_started, "
+                + "alarm_reset, tamper, low_battery, power_loss, power_restored, device_fault"
         case .kindNull: "events[3].kind: must not be null"
         case .idNotUUID: "events[3].id: \"not-a-uuid\" is not a UUID"
         case .seqZero: "events[3].seq: 0 is below 1"
@@ -42,6 +44,9 @@ enum Malformation: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .laneUnknown: "events[3].lane: \"fast\" is not one of alarm, normal"
         case .alarmInNormalLane: "events[3].lane: \"normal\" does not fit kind \"alarm\""
         case .tapInAlarmLane: "events[3].lane: \"alarm\" does not fit kind \"card_tap\""
+        case .resetInNormalLane: "events[3].lane: \"normal\" does not fit kind \"alarm_reset\"; alarm_reset events travel in lane alarm"
+        case .tamperInNormalLane: "events[3].lane: \"normal\" does not fit kind \"tamper\""
+        case .relatedNotUUID: "events[3].related: \"the alarm\" is not a UUID"
         case .deviceEmpty: "events[3].device: must not be empty"
         case .cardUIDMissing: "events[3].card.uid: missing"
         case .monotonicNegative: "events[3].monotonicNanos: -1 is not an integer between 0 and"
@@ -85,6 +90,14 @@ enum Malformation: String, CaseIterable, Sendable, CustomTestStringConvertible {
             event["kind"] = "alarm"
             event["lane"] = "normal"
         case .tapInAlarmLane: event["lane"] = "alarm"
+        case .resetInNormalLane:
+            event["kind"] = "alarm_reset"
+            event["lane"] = "normal"
+            event["related"] = uuid(1)
+        case .tamperInNormalLane:
+            event["kind"] = "tamper"
+            event["lane"] = "normal"
+        case .relatedNotUUID: event["related"] = "the alarm"
         case .deviceEmpty: event["device"] = ""
         case .cardUIDMissing: event["card"] = ["format": "hex"]
         case .monotonicNegative: event["monotonicNanos"] = -1
