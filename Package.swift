@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -81,6 +82,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "OSDP",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SIADC09",
+            dependencies: [
+                "EventModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StationConfig",
             dependencies: ["DeviceProtocols", "EventModel"],
             swiftSettings: swiftSettings
@@ -113,7 +135,7 @@ let package = Package(
         .target(
             name: "VirtualDevices",
             dependencies: [
-                "DeviceProtocols", "SerialTransport", "CSerialShim",
+                "DeviceProtocols", "SerialTransport", "CSerialShim", "OSDP",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Simulator/VirtualDevices",
@@ -128,30 +150,57 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Simulator/PlatformEmulator",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DC09Receiver",
+            dependencies: [
+                "SIADC09",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Simulator/DC09Receiver",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "StationSim",
             dependencies: [
-                "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols", "EventModel",
+                "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols", "EventModel", "DC09Receiver", "SIADC09",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Simulator/StationSim",
             swiftSettings: swiftSettings
         ),
 
         // MARK: Tests
+        .testTarget(
+            name: "SIADC09Tests",
+            dependencies: [
+                "SIADC09", "DC09Receiver", "EventModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "OSDPTests", dependencies: ["OSDP"], swiftSettings: swiftSettings),
         .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StationConfigTests", dependencies: ["StationConfig", "DeviceProtocols", "EventModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "SerialTransportTests", dependencies: ["SerialTransport", "CSerialShim", "VirtualDevices"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SerialTransportTests", dependencies: ["SerialTransport", "CSerialShim", "VirtualDevices", "DeviceProtocols", "OSDP"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "UplinkTests",
@@ -166,6 +215,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -181,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel",
+                "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel", "SerialTransport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -21,16 +21,33 @@ extension AgentSettings {
             batchSize: platform.batchSize,
             retry: RetryPolicy(initial: platform.retryInitial, maximum: platform.retryMax),
             retention: configuration.store.retention,
-            readers: configuration.devices.map { device in
-                let line = device.profile.line
+            readers: configuration.devices.compactMap { device in
+                guard device.kind == .cardReader, let profile = device.profile else { return nil }
+                let line = profile.line
                 let settings = SerialSettings(
                     baud: device.baud ?? line.baud, dataBits: line.dataBits, parity: SerialParity(line.parity),
                     stopBits: line.stopBits)
                 return CardReaderDevice(
-                    name: device.name, purpose: device.purpose, profile: device.profile, port: device.port,
+                    name: device.name, purpose: device.purpose, profile: profile, port: device.port,
                     settings: settings, dedupWindow: device.dedupWindow,
                     reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
-            }
+            },
+            alarmBoxes: configuration.devices.compactMap { device in
+                guard device.kind == .alarmBox, let options = device.alarmBox else { return nil }
+                return AlarmBoxConfiguration(
+                    name: device.name, purpose: device.purpose, port: device.port, supervision: options.supervision,
+                    reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
+            },
+            alarmButtons: configuration.devices.compactMap { device in
+                guard device.kind == .alarmButton, let options = device.alarmButton, case .path(let path) = device.port,
+                    let input = ModemLine(rawValue: options.input), let drive = ModemOutput(rawValue: options.drive)
+                else { return nil }
+                return AlarmButtonConfiguration(
+                    name: device.name, purpose: device.purpose, path: path, input: input, drive: drive,
+                    normallyClosed: options.normallyClosed, debounce: options.debounce, minimumPress: options.minimumPress,
+                    pollInterval: options.pollInterval, reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
+            },
+            heartbeatInterval: platform.heartbeatInterval
         )
     }
 }

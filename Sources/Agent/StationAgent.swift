@@ -23,12 +23,20 @@ public struct AgentSettings: Sendable {
     public var retry: RetryPolicy
     public var retention: Duration
     public var readers: [CardReaderDevice]
+    public var alarmBoxes: [AlarmBoxConfiguration]
+    public var alarmButtons: [AlarmButtonConfiguration]
+    /// How often the agent's heartbeat goes to the platform.
+    public var heartbeatInterval: Duration
 
     public init(
         stationID: String, location: GridLocation?, stateDirectory: String, platformURL: String, token: String?,
         caFile: String?, requestTimeout: Duration, batchSize: Int, retry: RetryPolicy, retention: Duration,
-        readers: [CardReaderDevice]
+        readers: [CardReaderDevice], alarmBoxes: [AlarmBoxConfiguration] = [], alarmButtons: [AlarmButtonConfiguration] = [],
+        heartbeatInterval: Duration = .seconds(30)
     ) {
+        self.alarmBoxes = alarmBoxes
+        self.alarmButtons = alarmButtons
+        self.heartbeatInterval = heartbeatInterval
         self.stationID = stationID
         self.location = location
         self.stateDirectory = stateDirectory
@@ -61,13 +69,14 @@ public enum StationAgent {
     /// SIGINT, which drain gracefully (readers stop first, then the forwarder sends what it can).
     public static func run(
         settings: AgentSettings, logger: Logger, ports: any SerialPortProvider = LiveSerialPortProvider(),
-        onReady: @Sendable () -> Void = {}
+        lines: any ModemLineProvider = LiveModemLineProvider(), onReady: @Sendable () -> Void = {}
     ) async throws {
         let store = try EventStore.open(directory: settings.stateDirectory, logger: logger)
         let http = try PlatformClient.makeHTTPClient(caFile: settings.caFile, connectTimeout: min(settings.requestTimeout, .seconds(5)))
         let services: [any Service]
         do {
-            services = try await makeServices(settings: settings, store: store, http: http, ports: ports, clock: ContinuousClock(), logger: logger)
+            services = try await makeServices(
+                settings: settings, store: store, http: http, ports: ports, lines: lines, clock: ContinuousClock(), logger: logger)
         } catch {
             try await http.shutdown()
             throw error
@@ -83,22 +92,26 @@ public enum StationAgent {
             metadata: [
                 "station": "\(settings.stationID)", "platform": "\(settings.platformURL)",
                 "state_dir": "\(settings.stateDirectory)", "readers": "\(settings.readers.count)",
+                "alarm_devices": "\(settings.alarmBoxes.count + settings.alarmButtons.count)",
             ])
         onReady()
         try await group.run()
         logger.info("station agent stopped")
     }
 
-    /// Builds the services in start order: HTTP client owner, forwarder, retention, readers.
-    /// The group stops them in reverse: readers first, so the forwarder's last pass sees every
-    /// tap they stored.
+    /// Builds the services in start order: HTTP client owner, forwarder, downlink, heartbeat,
+    /// retention, then the devices. The group stops them in reverse: devices first, so the
+    /// forwarder's last pass sees every event they stored.
     public static func makeServices<C: Clock>(
-        settings: AgentSettings, store: EventStore, http: HTTPClient, ports: any SerialPortProvider, clock: C,
-        logger: Logger
+        settings: AgentSettings, store: EventStore, http: HTTPClient, ports: any SerialPortProvider,
+        lines: any ModemLineProvider, clock: C, logger: Logger
     ) async throws -> [any Service] where C.Duration == Duration {
         _ = try await store.append(
             NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
-        try await store.retainDevices(named: Set(settings.readers.map(\.name)))
+        try await store.retainDevices(
+            named: Set(settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)))
+        let coordinator = AlarmCoordinator(store: store, logger: logger)
+        try await coordinator.restore()
 
         let endpoint = PlatformEndpoint(
             baseURL: settings.platformURL, station: WireStation(id: settings.stationID, location: settings.location),
@@ -112,11 +125,24 @@ public enum StationAgent {
                     .alarm: .init(policy: settings.alarmRetry, batchSize: min(settings.batchSize, 50)),
                     .normal: .init(policy: settings.retry, batchSize: settings.batchSize),
                 ],
-                clock: clock, logger: logger),
+                clock: clock, logger: logger, observer: coordinator),
+            DownlinkService(client: client, store: store, coordinator: coordinator, clock: clock, logger: logger),
+            HeartbeatService(
+                client: client, store: store, coordinator: coordinator, interval: settings.heartbeatInterval, clock: clock,
+                logger: logger),
             RetentionService(store: store, retention: settings.retention, clock: clock, logger: logger),
         ]
         for reader in settings.readers {
             services.append(CardReaderService(device: reader, store: store, ports: ports, clock: clock, logger: logger))
+        }
+        for box in settings.alarmBoxes {
+            services.append(
+                AlarmBoxService(box: box, store: store, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
+        }
+        for button in settings.alarmButtons {
+            services.append(
+                AlarmButtonService(
+                    button: button, store: store, coordinator: coordinator, lines: lines, clock: clock, logger: logger))
         }
         return services
     }

@@ -13,9 +13,28 @@ public enum EventKind: String, Sendable, Codable, CaseIterable, Hashable {
     case deviceOffline = "device_offline"
     /// The agent started (carries its version and boot id in `detail`).
     case agentStarted = "agent_started"
+    /// A latched alarm was reset (by a key switch at the device, or by a platform command);
+    /// `related` is the alarm's event id.
+    case alarmReset = "alarm_reset"
+    /// A device's enclosure was opened or its wiring cut.
+    case tamper
+    /// A battery-backed device reports a low battery.
+    case lowBattery = "low_battery"
+    /// A device lost mains power (it runs on battery).
+    case powerLoss = "power_loss"
+    /// A device's mains power is back.
+    case powerRestored = "power_restored"
+    /// A supervised device stopped answering (missed heartbeats) or reports a fault.
+    case deviceFault = "device_fault"
 
-    /// The delivery lane an event of this kind travels in. Alarms never share a lane with taps.
-    public var lane: Lane { self == .alarm ? .alarm : .normal }
+    /// The delivery lane an event of this kind travels in. Alarms, their resets and tamper
+    /// never share a lane with taps.
+    public var lane: Lane {
+        switch self {
+        case .alarm, .alarmReset, .tamper: .alarm
+        default: .normal
+        }
+    }
 }
 
 /// A delivery lane: each lane has its own in-flight request, so nothing in `normal` ever waits
@@ -67,6 +86,8 @@ public struct NewEvent: Sendable, Hashable {
     public var card: CardRead?
     /// A short human-readable detail (why a device went offline, say).
     public var detail: String?
+    /// The id of an earlier event this one refers to (the alarm an `alarm_reset` resets).
+    public var related: String?
     /// Wall-clock time when it happened, as the kiosk's clock saw it.
     public var occurredAt: Date
     /// Monotonic time (nanoseconds since boot) when it happened: orders events even when the
@@ -75,13 +96,14 @@ public struct NewEvent: Sendable, Hashable {
 
     public init(
         kind: EventKind, device: String, purpose: String? = nil, card: CardRead? = nil, detail: String? = nil,
-        occurredAt: Date = Date(), monotonicNanos: UInt64 = MonotonicTime.nowNanos()
+        related: String? = nil, occurredAt: Date = Date(), monotonicNanos: UInt64 = MonotonicTime.nowNanos()
     ) {
         self.kind = kind
         self.device = device
         self.purpose = purpose
         self.card = card
         self.detail = detail
+        self.related = related
         self.occurredAt = occurredAt
         self.monotonicNanos = monotonicNanos
     }

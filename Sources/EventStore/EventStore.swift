@@ -19,7 +19,7 @@ public final class EventStore: Sendable {
     /// The file inside the state directory.
     public static let fileName = "events.sqlite"
 
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     private let committer: GroupCommitter
     private let logger: Logger
     /// Rings when an event is committed in a lane; the forwarder waits on it when idle.
@@ -28,6 +28,9 @@ public final class EventStore: Sendable {
     public let bootID: String?
     /// Where the database lives (`nil` for an in-memory store).
     public let path: String?
+
+    /// The state directory the database lives in (`nil` for an in-memory store).
+    public var directory: String? { path.map { ($0 as NSString).deletingLastPathComponent } }
 
     private init(writer: any DatabaseWriter, path: String?, logger: Logger) {
         self.writer = writer
@@ -160,8 +163,9 @@ public final class EventStore: Sendable {
         }
     }
 
-    /// Deletes delivered (or rejected) events whose verdict is older than `date`, in chunks so the
-    /// writer is never held for long. Undelivered events are never pruned. Returns how many went.
+    /// Deletes delivered (or rejected) events of the normal lane whose verdict is older than
+    /// `date`, in chunks so the writer is never held for long. Undelivered events and the alarm
+    /// lane (alarms, resets, tamper) are never pruned. Returns how many went.
     @discardableResult
     public func prune(deliveredBefore date: Date, chunk: Int = 5000) async throws -> Int {
         let ms = Self.milliseconds(date)
@@ -171,7 +175,8 @@ public final class EventStore: Sendable {
                 try db.execute(
                     sql: """
                         DELETE FROM events WHERE seq IN (
-                          SELECT seq FROM events WHERE delivered_at_ms IS NOT NULL AND delivered_at_ms < ? LIMIT ?)
+                          SELECT seq FROM events
+                          WHERE delivered_at_ms IS NOT NULL AND delivered_at_ms < ? AND lane = 'normal' LIMIT ?)
                         """,
                     arguments: [ms, chunk])
                 return db.changesCount
@@ -314,18 +319,34 @@ public final class EventStore: Sendable {
                     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                     """)
         }
+        migrator.registerMigration("v2-related-event") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN related TEXT")
+        }
+        migrator.registerMigration("v2-alarm-latches") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE alarm_latches (
+                      event_id TEXT PRIMARY KEY,
+                      seq INTEGER NOT NULL,
+                      device TEXT NOT NULL,
+                      stage TEXT NOT NULL,
+                      latched_at_ms INTEGER NOT NULL,
+                      updated_at_ms INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 
     private static let columns =
-        "seq, id, kind, device, purpose, card_uid, card_format, detail, occurred_at_ms, monotonic_ns, stored_at_ms"
+        "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms"
 
     private static func insert(_ events: [NewEvent], bootID: String?, db: Database) throws -> [StoredEvent] {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO events (id, kind, lane, device, purpose, card_uid, card_format, detail,
+                INSERT INTO events (id, kind, lane, device, purpose, card_uid, card_format, detail, related,
                   occurred_at_ms, monotonic_ns, boot_id, stored_at_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let now = Date()
         let nowMs = milliseconds(now)
@@ -335,7 +356,7 @@ public final class EventStore: Sendable {
             let id = UUID().uuidString.lowercased()
             try statement.execute(arguments: [
                 id, event.kind.rawValue, event.lane.rawValue, event.device, event.purpose, event.card?.uid,
-                event.card?.format, event.detail, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
+                event.card?.format, event.detail, event.related, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
                 bootID, nowMs,
             ])
             stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs)))
@@ -354,7 +375,7 @@ public final class EventStore: Sendable {
         let card = uid.map { CardRead(uid: $0, format: row["card_format"] ?? "") }
         let event = NewEvent(
             kind: kind, device: row["device"], purpose: row["purpose"], card: card, detail: row["detail"],
-            occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]))
+            related: row["related"], occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]))
         return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]))
     }
 

@@ -37,7 +37,9 @@ public struct WireEvent: Codable, Sendable, Hashable {
     public var id: String
     /// The station's sequence number for the event (strictly increasing per station).
     public var seq: Int64
-    /// `card_tap`, `alarm`, `device_online`, `device_offline`, `agent_started`.
+    /// One of ``EventKind``'s raw values: `card_tap`, `alarm`, `device_online`, `device_offline`,
+    /// `agent_started`, `alarm_reset`, `tamper`, `low_battery`, `power_loss`, `power_restored`,
+    /// `device_fault`.
     public var kind: String
     /// `alarm` or `normal`.
     public var lane: String
@@ -49,10 +51,12 @@ public struct WireEvent: Codable, Sendable, Hashable {
     public var purpose: String?
     public var card: WireCard?
     public var detail: String?
+    /// The id of an earlier event this one refers to (the alarm an `alarm_reset` resets).
+    public var related: String?
 
     public init(
         id: String, seq: Int64, kind: String, lane: String, occurredAt: String, monotonicNanos: UInt64? = nil,
-        device: String, purpose: String? = nil, card: WireCard? = nil, detail: String? = nil
+        device: String, purpose: String? = nil, card: WireCard? = nil, detail: String? = nil, related: String? = nil
     ) {
         self.id = id
         self.seq = seq
@@ -64,6 +68,7 @@ public struct WireEvent: Codable, Sendable, Hashable {
         self.purpose = purpose
         self.card = card
         self.detail = detail
+        self.related = related
     }
 
     public init(_ stored: StoredEvent) {
@@ -71,7 +76,8 @@ public struct WireEvent: Codable, Sendable, Hashable {
             id: stored.id, seq: stored.seq, kind: stored.kind.rawValue, lane: stored.lane.rawValue,
             occurredAt: Timestamp.format(stored.event.occurredAt), monotonicNanos: stored.event.monotonicNanos,
             device: stored.event.device, purpose: stored.event.purpose,
-            card: stored.event.card.map { WireCard(uid: $0.uid, format: $0.format) }, detail: stored.event.detail
+            card: stored.event.card.map { WireCard(uid: $0.uid, format: $0.format) }, detail: stored.event.detail,
+            related: stored.event.related
         )
     }
 }

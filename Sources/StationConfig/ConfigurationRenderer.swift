@@ -35,7 +35,7 @@ enum ConfigurationRenderer {
             lines.append("[[device]]")
             lines.append("name = \(q(device.name))")
             lines.append("kind = \(q(device.kind.rawValue))")
-            lines.append("profile = \(q(device.profile.rawValue))")
+            if let profile = device.profile { lines.append("profile = \(q(profile.rawValue))") }
             lines.append("purpose = \(q(device.purpose))")
             switch device.port {
             case .path(let path):
@@ -49,6 +49,17 @@ enum ConfigurationRenderer {
             lines.append("dedup_window_ms = \(milliseconds(device.dedupWindow))")
             lines.append("reopen_initial_ms = \(milliseconds(device.reopenInitial))")
             lines.append("reopen_max_ms = \(milliseconds(device.reopenMax))")
+            if let box = device.alarmBox {
+                lines.append("supervision_seconds = \(box.supervision.components.seconds)")
+            }
+            if let button = device.alarmButton {
+                lines.append("input = \(q(button.input))")
+                lines.append("drive = \(q(button.drive))")
+                lines.append("wiring = \(q(button.normallyClosed ? "normally-closed" : "normally-open"))")
+                lines.append("debounce_ms = \(milliseconds(button.debounce))")
+                lines.append("minimum_press_ms = \(milliseconds(button.minimumPress))")
+                lines.append("poll_ms = \(milliseconds(button.pollInterval))")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -65,6 +76,7 @@ enum ConfigurationRenderer {
         lines.append("batch_size = \(platform.batchSize)")
         lines.append("retry_initial_ms = \(milliseconds(platform.retryInitial))")
         lines.append("retry_max_ms = \(milliseconds(platform.retryMax))")
+        lines.append("heartbeat_seconds = \(platform.heartbeatInterval.components.seconds)")
         return lines
     }
 

@@ -27,13 +27,19 @@ struct SchemaDecoder {
     /// The keys of each table, in the order messages list them.
     static let stationKeys = ["id", "name", "state_dir"]
     static let locationKeys = ["district", "street", "community", "grid", "micro_grid"]
-    static let platformKeys = ["url", "token", "token_file", "ca_file", "timeout_ms", "batch_size", "retry_initial_ms", "retry_max_ms"]
+    static let platformKeys = [
+        "url", "token", "token_file", "ca_file", "timeout_ms", "batch_size", "retry_initial_ms", "retry_max_ms", "heartbeat_seconds",
+    ]
     static let storeKeys = ["retention_hours"]
     static let logKeys = ["level"]
     static let deviceKeys = [
         "name", "kind", "profile", "purpose", "port", "usb_vendor", "usb_product", "usb_serial", "baud",
         "dedup_window_ms", "reopen_initial_ms", "reopen_max_ms",
-    ]
+    ] + alarmBoxKeys + alarmButtonKeys
+    /// Keys that only one kind of device takes.
+    static let cardReaderKeys = ["profile", "baud", "dedup_window_ms"]
+    static let alarmBoxKeys = ["supervision_seconds"]
+    static let alarmButtonKeys = ["input", "drive", "wiring", "debounce_ms", "minimum_press_ms", "poll_ms"]
 
     // MARK: Document
 
@@ -115,10 +121,11 @@ struct SchemaDecoder {
         let batchSize = integer(s, "batch_size", in: 1...1000, default: 200)
         let retryInitial = integer(s, "retry_initial_ms", in: 10...60_000, default: 500)
         let retryMax = orderedMaximum(s, initialKey: "retry_initial_ms", initial: retryInitial, absoluteMinimum: 10, key: "retry_max_ms", upper: 3_600_000, default: 30_000)
-        guard let url, let timeout, let batchSize, let retryInitial, let retryMax else { return nil }
+        let heartbeat = integer(s, "heartbeat_seconds", in: 1...3600, default: 30)
+        guard let url, let timeout, let batchSize, let retryInitial, let retryMax, let heartbeat else { return nil }
         return StationConfiguration.Platform(
             url: url, credential: credential, caFile: caFile, timeout: .milliseconds(timeout), batchSize: Int(batchSize),
-            retryInitial: .milliseconds(retryInitial), retryMax: .milliseconds(retryMax)
+            retryInitial: .milliseconds(retryInitial), retryMax: .milliseconds(retryMax), heartbeatInterval: .seconds(heartbeat)
         )
     }
 
@@ -216,9 +223,12 @@ struct SchemaDecoder {
             kind = StationConfiguration.DeviceKind(rawValue: value)
         }
         var profile: ReaderProfile?
-        if case .present(let value, _) = oneOf(s, "profile", options: ReaderProfile.allCases.map(\.rawValue), required: true) {
-            profile = ReaderProfile(rawValue: value)
+        if kind == .cardReader || kind == nil {
+            if case .present(let value, _) = oneOf(s, "profile", options: ReaderProfile.allCases.map(\.rawValue), required: kind == .cardReader || kind == nil) {
+                profile = ReaderProfile(rawValue: value)
+            }
         }
+        if let kind { checkKindKeys(s, kind: kind) }
         var purpose: String?
         if case .present(let value, let line) = string(s, "purpose", required: true) {
             if Self.matches(value, length: 1...32, allowed: Self.isNameScalar) {
@@ -227,7 +237,47 @@ struct SchemaDecoder {
                 issue(line, s.key("purpose"), "expected 1 to 32 characters of a-z 0-9 _ - (such as \(Self.knownPurposes.joined(separator: ", "))); got \(Self.quoted(value))")
             }
         }
-        let port = decodePort(s, index: index, ports: &ports)
+        var port = decodePort(s, index: index, ports: &ports, allowSimulated: kind == .alarmButton)
+        if kind == .alarmButton, case .usb? = port {
+            issue(s.table["usb_vendor"]?.position.line, s.key("usb_vendor"), "an alarm-button is named by `port` (a device path, or sim:PATH for the simulator), not by USB identity; use its /dev/serial/by-id/ link")
+            port = nil
+        }
+        var alarmBox: StationConfiguration.AlarmBoxOptions?
+        var alarmButton: StationConfiguration.AlarmButtonOptions?
+        var optionsValid = true
+        switch kind {
+        case .alarmBox?:
+            if let seconds = integer(s, "supervision_seconds", in: 2...3600, default: 30) {
+                alarmBox = .init(supervision: .seconds(seconds))
+            } else {
+                optionsValid = false
+            }
+        case .alarmButton?:
+            let input = oneOf(s, "input", options: ["cts", "dsr", "dcd", "ri"], required: false)
+            let drive = oneOf(s, "drive", options: ["dtr", "rts"], required: false)
+            let wiring = oneOf(s, "wiring", options: ["normally-open", "normally-closed"], required: false)
+            let debounce = integer(s, "debounce_ms", in: 0...1000, default: 30)
+            let minimumPress = integer(s, "minimum_press_ms", in: 0...10_000, default: 300)
+            let poll = integer(s, "poll_ms", in: 1...1000, default: 10)
+            func value(_ field: Field<String>, _ fallback: String) -> String? {
+                switch field {
+                case .absent: fallback
+                case .invalid: nil
+                case .present(let value, _): value
+                }
+            }
+            if let input = value(input, "cts"), let drive = value(drive, "dtr"), let wiring = value(wiring, "normally-open"),
+                let debounce, let minimumPress, let poll
+            {
+                alarmButton = .init(
+                    input: input, drive: drive, normallyClosed: wiring == "normally-closed", debounce: .milliseconds(debounce),
+                    minimumPress: .milliseconds(minimumPress), pollInterval: .milliseconds(poll))
+            } else {
+                optionsValid = false
+            }
+        default:
+            break
+        }
         var baud: Int64?
         var baudValid = true
         switch integer(s, "baud") {
@@ -244,15 +294,38 @@ struct SchemaDecoder {
         let dedup = integer(s, "dedup_window_ms", in: 0...60_000, default: 2000)
         let reopenInitial = integer(s, "reopen_initial_ms", in: 10...60_000, default: 200)
         let reopenMax = orderedMaximum(s, initialKey: "reopen_initial_ms", initial: reopenInitial, absoluteMinimum: 10, key: "reopen_max_ms", upper: 600_000, default: 5000)
-        guard let name, let kind, let profile, let purpose, let port, baudValid, let dedup, let reopenInitial, let reopenMax else { return nil }
+        guard let name, let kind, kind != .cardReader || profile != nil, let purpose, let port, baudValid, optionsValid,
+            let dedup, let reopenInitial, let reopenMax
+        else { return nil }
         return StationConfiguration.Device(
             name: name, kind: kind, profile: profile, purpose: purpose, port: port, baud: baud.map(Int.init),
-            dedupWindow: .milliseconds(dedup), reopenInitial: .milliseconds(reopenInitial), reopenMax: .milliseconds(reopenMax)
+            dedupWindow: .milliseconds(dedup), reopenInitial: .milliseconds(reopenInitial), reopenMax: .milliseconds(reopenMax),
+            alarmBox: alarmBox, alarmButton: alarmButton
         )
     }
 
+    /// Keys that belong to another kind of device are errors, not silently ignored.
+    private mutating func checkKindKeys(_ s: Section, kind: StationConfiguration.DeviceKind) {
+        let own: [String]
+        switch kind {
+        case .cardReader: own = Self.cardReaderKeys
+        case .alarmBox: own = Self.alarmBoxKeys
+        case .alarmButton: own = Self.alarmButtonKeys
+        }
+        let foreign: [(String, String)] =
+            Self.cardReaderKeys.map { ($0, "card-reader") } + Self.alarmBoxKeys.map { ($0, "alarm-box") }
+            + Self.alarmButtonKeys.map { ($0, "alarm-button") }
+        for (key, owner) in foreign where !own.contains(key) {
+            if let entry = s.table[key] {
+                issue(entry.position.line, s.key(key), "`\(key)` applies to \(owner) devices only; this device is a \(kind.rawValue): remove it")
+            }
+        }
+    }
+
     /// `port`, or `usb_vendor` + `usb_product` (+ `usb_serial`): exactly one way.
-    private mutating func decodePort(_ s: Section, index: Int, ports: inout [PortSpec: (index: Int, line: Int)]) -> PortSpec? {
+    private mutating func decodePort(
+        _ s: Section, index: Int, ports: inout [PortSpec: (index: Int, line: Int)], allowSimulated: Bool = false
+    ) -> PortSpec? {
         let usbEntries = ["usb_vendor", "usb_product", "usb_serial"].compactMap { key in s.table[key].map { (key, $0) } }
         if let portEntry = s.table["port"], let (firstUSB, usbEntry) = usbEntries.first {
             issue(portEntry.position.line, s.key("port"), "`port` and `\(firstUSB)` (line \(usbEntry.position.line)) are two ways to name the device; set either `port` or `usb_vendor` + `usb_product`, not both")
@@ -263,6 +336,11 @@ struct SchemaDecoder {
         let key: String
         if s.table["port"] != nil {
             guard case .present(let value, let at) = string(s, "port", required: true) else { return nil }
+            if allowSimulated, value.hasPrefix("sim:/") {
+                spec = .path(value)
+                (line, key) = (at, "port")
+                return claim(spec, line: line, key: key, s: s, index: index, ports: &ports)
+            }
             guard value.hasPrefix("/") else {
                 issue(at, s.key("port"), "expected an absolute device path like \"/dev/ttyUSB0\"; got \(Self.quoted(value))")
                 return nil
@@ -281,6 +359,13 @@ struct SchemaDecoder {
             issue(s.table.position?.line, s.path, "no port: set `port` (like \"/dev/ttyUSB0\"), or `usb_vendor` and `usb_product` (like \"1a86\" and \"7523\")")
             return nil
         }
+        return claim(spec, line: line, key: key, s: s, index: index, ports: &ports)
+    }
+
+    /// Records that device `index` uses `spec`, or reports that another device already does.
+    private mutating func claim(
+        _ spec: PortSpec, line: Int, key: String, s: Section, index: Int, ports: inout [PortSpec: (index: Int, line: Int)]
+    ) -> PortSpec? {
         if let first = ports[spec] {
             let advice: String
             switch spec {

@@ -68,11 +68,15 @@ public struct StationConfiguration: Sendable, Hashable {
         public var retryInitial: Duration
         /// `retry_max_ms`: the longest delay between retries.
         public var retryMax: Duration
+        /// `heartbeat_seconds`: how often the agent tells the platform it is alive.
+        public var heartbeatInterval: Duration
 
         public init(
             url: URL, credential: Credential? = nil, caFile: String? = nil, timeout: Duration = .milliseconds(5000),
-            batchSize: Int = 200, retryInitial: Duration = .milliseconds(500), retryMax: Duration = .milliseconds(30000)
+            batchSize: Int = 200, retryInitial: Duration = .milliseconds(500), retryMax: Duration = .milliseconds(30000),
+            heartbeatInterval: Duration = .seconds(30)
         ) {
+            self.heartbeatInterval = heartbeatInterval
             self.url = url
             self.credential = credential
             self.caFile = caFile
@@ -148,6 +152,48 @@ public struct StationConfiguration: Sendable, Hashable {
     public enum DeviceKind: String, Sendable, Hashable, CaseIterable {
         /// A reader that prints card identifiers on a serial line.
         case cardReader = "card-reader"
+        /// A serial one-key alarm box (`Hardware/alarm-box/protocol.md`).
+        case alarmBox = "alarm-box"
+        /// A dry-contact one-key alarm button on an RS-232 port's modem lines.
+        case alarmButton = "alarm-button"
+    }
+
+    /// Settings of an `alarm-box` device.
+    public struct AlarmBoxOptions: Sendable, Hashable {
+        /// `supervision_seconds`: no frame from the box for this long is a device fault.
+        public var supervision: Duration
+
+        public init(supervision: Duration = .seconds(30)) {
+            self.supervision = supervision
+        }
+    }
+
+    /// Settings of an `alarm-button` device.
+    public struct AlarmButtonOptions: Sendable, Hashable {
+        /// `input`: the modem line the contact closes into: `cts`, `dsr`, `dcd` or `ri`.
+        public var input: String
+        /// `drive`: the output that powers the contact: `dtr` or `rts`.
+        public var drive: String
+        /// `wiring`: `normally-open` or `normally-closed`.
+        public var normallyClosed: Bool
+        /// `debounce_ms`.
+        public var debounce: Duration
+        /// `minimum_press_ms`: shorter presses are ignored (false triggers).
+        public var minimumPress: Duration
+        /// `poll_ms`: how often the lines are sampled.
+        public var pollInterval: Duration
+
+        public init(
+            input: String = "cts", drive: String = "dtr", normallyClosed: Bool = false, debounce: Duration = .milliseconds(30),
+            minimumPress: Duration = .milliseconds(300), pollInterval: Duration = .milliseconds(10)
+        ) {
+            self.input = input
+            self.drive = drive
+            self.normallyClosed = normallyClosed
+            self.debounce = debounce
+            self.minimumPress = minimumPress
+            self.pollInterval = pollInterval
+        }
     }
 
     /// `[[device]]`: one device to read.
@@ -156,8 +202,8 @@ public struct StationConfiguration: Sendable, Hashable {
         public var name: String
         /// `kind`.
         public var kind: DeviceKind
-        /// `profile`: the reader's wire format.
-        public var profile: ReaderProfile
+        /// `profile`: the reader's wire format (card readers only).
+        public var profile: ReaderProfile?
         /// `purpose`: what a tap on this reader means to the platform (`check-in`,
         /// `attendance`, `service-request`, `volunteer`, `patrol`, or another word of
         /// `a-z 0-9 _ -`).
@@ -172,11 +218,18 @@ public struct StationConfiguration: Sendable, Hashable {
         public var reopenInitial: Duration
         /// `reopen_max_ms`: the longest delay between reopening attempts.
         public var reopenMax: Duration
+        /// The settings of an `alarm-box`.
+        public var alarmBox: AlarmBoxOptions?
+        /// The settings of an `alarm-button`.
+        public var alarmButton: AlarmButtonOptions?
 
         public init(
-            name: String, kind: DeviceKind = .cardReader, profile: ReaderProfile, purpose: String, port: PortSpec, baud: Int? = nil,
-            dedupWindow: Duration = .milliseconds(2000), reopenInitial: Duration = .milliseconds(200), reopenMax: Duration = .milliseconds(5000)
+            name: String, kind: DeviceKind = .cardReader, profile: ReaderProfile?, purpose: String, port: PortSpec, baud: Int? = nil,
+            dedupWindow: Duration = .milliseconds(2000), reopenInitial: Duration = .milliseconds(200), reopenMax: Duration = .milliseconds(5000),
+            alarmBox: AlarmBoxOptions? = nil, alarmButton: AlarmButtonOptions? = nil
         ) {
+            self.alarmBox = alarmBox
+            self.alarmButton = alarmButton
             self.name = name
             self.kind = kind
             self.profile = profile

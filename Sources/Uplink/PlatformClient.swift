@@ -66,7 +66,7 @@ public struct UplinkError: Error, Sendable, CustomStringConvertible {
 /// Sends batches of stored events to the platform's ingest API and returns its per-event
 /// verdicts. One instance per station; it does not retry (the forwarder decides that).
 public final class PlatformClient: Sendable {
-    private let http: HTTPClient
+    let http: HTTPClient
     public let endpoint: PlatformEndpoint
     private let logger: Logger
 
@@ -110,32 +110,10 @@ public final class PlatformClient: Sendable {
         var request = HTTPClientRequest(url: endpoint.ingestURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "station-agent")
-        if let token = endpoint.token {
-            request.headers.add(name: PlatformAPI.authorizationHeader, value: "Bearer \(token)")
-        }
+        authorize(&request)
         request.body = .bytes(ByteBuffer(data: data))
-
-        let status: HTTPResponseStatus
-        let headers: HTTPHeaders
-        let responseBody: ByteBuffer
-        do {
-            let response = try await http.execute(request, timeout: endpoint.timeout.timeAmount)
-            status = response.status
-            headers = response.headers
-            responseBody = try await response.body.collect(upTo: 16 << 20)
-        } catch {
-            throw UplinkError(.transport, message: "POST \(endpoint.ingestURL) failed: \(Self.describe(error))")
-        }
-
-        guard status == .ok else {
-            let retryAfter = headers.first(name: "Retry-After").flatMap { RetryPolicy.parseRetryAfter($0) }
-            let detail = (try? JSONDecoder().decode(ErrorBody.self, from: responseBody))
-                .map { "\($0.error): \($0.detail)" } ?? String(buffer: responseBody).prefix(300).description
-            throw UplinkError(
-                .status(Int(status.code)), retryAfter: retryAfter,
-                message: "POST \(endpoint.ingestURL) answered \(status.code) \(status.reasonPhrase): \(detail)")
-        }
+        let (status, headers, responseBody) = try await perform(request, url: endpoint.ingestURL, timeout: endpoint.timeout)
+        try Self.check(status, headers: headers, body: responseBody, method: "POST", url: endpoint.ingestURL)
         let decoded: IngestResponse
         do {
             decoded = try JSONDecoder().decode(IngestResponse.self, from: responseBody)
@@ -147,11 +125,6 @@ public final class PlatformClient: Sendable {
         results.reserveCapacity(decoded.results.count)
         for result in decoded.results { results[result.id] = result }
         return results
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError { return String(describing: error) }
-        return String(describing: error)
     }
 }
 

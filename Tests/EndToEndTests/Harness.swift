@@ -163,6 +163,25 @@ final class EmulatorProcess: Sendable {
         try await get(PlatformAPI.statsPath)
     }
 
+    func alarms(station: String = "ST-E2E") async throws -> [AlarmView] {
+        try await get("/v1/operator/alarms?station=\(station)")
+    }
+
+    func stations() async throws -> [StationView] {
+        try await get("/v1/stations?silentAfterSeconds=5")
+    }
+
+    /// An operator's action on an alarm: `acknowledge`, `dispatch` or `reset`.
+    func operatorAction(_ action: String, alarm eventID: String) async throws {
+        var request = HTTPClientRequest(url: baseURL + "/v1/operator/alarms/\(eventID)/\(action)")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"operatorName": "e2e-operator"}"#))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw HarnessError("\(action) answered \(response.status): \(String(buffer: body))") }
+    }
+
     func setFaults(_ json: String) async throws {
         var request = HTTPClientRequest(url: baseURL + "/v1/control/faults")
         request.method = .PUT
@@ -202,7 +221,7 @@ final class Station: Sendable {
     var configPath: String { directory + "/station.toml" }
     var stateDirectory: String { directory + "/state" }
 
-    func writeConfig(platformURL: String, extraPlatform: String = "") throws {
+    func writeConfig(platformURL: String, extraPlatform: String = "", extraDevices: String = "") throws {
         var text = """
             [station]
             id = "ST-E2E"
@@ -229,6 +248,7 @@ final class Station: Sendable {
 
                 """
         }
+        text += "\n" + extraDevices
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 

@@ -144,6 +144,7 @@ struct LoaderDescriptionTests {
             batch_size = 200
             retry_initial_ms = 500
             retry_max_ms = 30000
+            heartbeat_seconds = 30
 
             [store]
             retention_hours = 168

@@ -30,13 +30,18 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
     let lanes: [Lane: LaneSettings]
     let clock: C
     let logger: Logger
+    let observer: (any DeliveryObserver)?
 
-    public init(store: EventStore, sender: any EventSender, lanes: [Lane: LaneSettings], clock: C, logger: Logger) {
+    public init(
+        store: EventStore, sender: any EventSender, lanes: [Lane: LaneSettings], clock: C, logger: Logger,
+        observer: (any DeliveryObserver)? = nil
+    ) {
         self.store = store
         self.sender = sender
         self.lanes = lanes
         self.clock = clock
         self.logger = logger
+        self.observer = observer
     }
 
     public func run() async throws {
@@ -75,6 +80,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
             }
 
             let decision: DeliveryPlanner.Decision
+            if lane == .alarm { await observer?.sending(batch) }
             do {
                 let results = try await sender.send(batch)
                 decision = planner.answered(results, for: batch, unit: Double.random(in: 0..<1))
@@ -98,6 +104,10 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
 
             if !decision.outcomes.isEmpty {
                 try await store.markDelivered(decision.outcomes)
+                if lane == .alarm, let observer {
+                    let acknowledged = Set(decision.outcomes.filter { $0.status != .rejected }.map(\.seq))
+                    await observer.acknowledged(batch.filter { acknowledged.contains($0.seq) })
+                }
                 let now = Date()
                 for outcome in decision.outcomes {
                     if outcome.status == .rejected {

@@ -1,0 +1,260 @@
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import SerialTransport
+import ServiceLifecycle
+import StationConfig
+import Uplink
+
+/// A configured serial alarm box (`Hardware/alarm-box/protocol.md`).
+public struct AlarmBoxConfiguration: Sendable, Hashable {
+    public var name: String
+    public var purpose: String
+    public var port: PortSpec
+    /// No frame (event or heartbeat) for this long is a device fault.
+    public var supervision: Duration
+    public var reopen: RetryPolicy
+
+    public init(name: String, purpose: String, port: PortSpec, supervision: Duration, reopen: RetryPolicy) {
+        self.name = name
+        self.purpose = purpose
+        self.port = port
+        self.supervision = supervision
+        self.reopen = reopen
+    }
+
+    /// The box's line: 115200 8N1, as the protocol document fixes it.
+    public static let settings = SerialSettings(baud: 115_200)
+}
+
+/// Runs one alarm box: keeps its line open (reopening with backoff), runs the host side of the
+/// link protocol (acknowledgements, retransmission, duplicate suppression), turns a press into a
+/// durably stored, latched alarm before anything else, shows each alarm's progress on the box's
+/// LED and buzzer, and supervises the box: silence for `supervision` is a `device_fault`.
+public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
+    let box: AlarmBoxConfiguration
+    let store: EventStore
+    let coordinator: AlarmCoordinator
+    let ports: any SerialPortProvider
+    let clock: C
+    let logger: Logger
+
+    public init(
+        box: AlarmBoxConfiguration, store: EventStore, coordinator: AlarmCoordinator, ports: any SerialPortProvider, clock: C,
+        logger: Logger
+    ) {
+        self.box = box
+        self.store = store
+        self.coordinator = coordinator
+        self.ports = ports
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "device"] = "\(box.name)"
+        self.logger = logger
+    }
+
+    /// What the service loop reacts to, merged into one sequence so the link state machine has
+    /// a single owner.
+    enum Input: Sendable {
+        case bytes([UInt8])
+        case indication(AlarmIndication)
+        case tick
+        case lineLost(String)
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await superviseForever() }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    private func superviseForever() async throws {
+        var health = DeviceHealth(name: box.name, purpose: box.purpose, store: store, coordinator: coordinator, logger: logger)
+        var failures = 0
+        while !Task.isCancelled {
+            let port: any SerialPort
+            do {
+                port = try ports.open(box.port, settings: AlarmBoxConfiguration.settings)
+            } catch {
+                failures += 1
+                try await health.offline(.deviceOffline, "cannot open \(box.port): \(error)")
+                try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+                continue
+            }
+            failures = 0
+            logger.info("alarm box line open", metadata: ["port": "\(port.name)"])
+            let reason = try await serve(port, health: &health)
+            try await health.offline(.deviceOffline, reason)
+            failures = 1
+            try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+        }
+    }
+
+    /// Serves one open line until it is lost; returns why.
+    private func serve(_ port: any SerialPort, health: inout DeviceHealth) async throws -> String {
+        let (inputs, feed) = AsyncStream<Input>.makeStream()
+        let bytes = SerialByteStream(port: port, logger: logger)
+        let origin = clock.now
+        let indications = await coordinator.indications(for: box.name)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            defer { group.cancelAll() }
+            group.addTask {
+                do {
+                    for try await chunk in bytes.chunks { feed.yield(.bytes(chunk)) }
+                    feed.yield(.lineLost("the line was closed"))
+                } catch {
+                    feed.yield(.lineLost("\(error)"))
+                }
+            }
+            group.addTask {
+                for await indication in indications { feed.yield(.indication(indication)) }
+            }
+            group.addTask { [clock] in
+                while !Task.isCancelled {
+                    try await clock.sleep(for: .milliseconds(50))
+                    feed.yield(.tick)
+                }
+            }
+
+            var link = AlarmBoxLink()
+            var checkedLatch = false
+            var lastFrame = clock.now
+            var shown: AlarmIndication?
+            var wanted: AlarmIndication = .idle
+            for await input in inputs {
+                let now = origin.duration(to: clock.now)
+                var outputs: [AlarmBoxLinkOutput] = []
+                switch input {
+                case .bytes(let chunk):
+                    outputs = link.received(chunk, now: now)
+                case .indication(let indication):
+                    wanted = indication
+                case .tick:
+                    outputs = link.tick(now: now)
+                case .lineLost(let reason):
+                    bytes.stop()
+                    return "lost \(port.name): \(reason)"
+                }
+                if let last = link.lastFrameAt, origin.advanced(by: last) > lastFrame {
+                    lastFrame = origin.advanced(by: last)
+                    try await health.online("frames from \(port.name)")
+                }
+                if lastFrame.duration(to: clock.now) > box.supervision {
+                    try await health.offline(.deviceFault, "no frame from the alarm box for \(box.supervision)")
+                }
+                if shown != wanted {
+                    if wanted == .idle, let previous = shown, previous != .idle, previous != .fault {
+                        outputs += link.send(.resetLatch, now: now)
+                    }
+                    outputs += link.send(.indicate(wanted), now: now)
+                    shown = wanted
+                }
+                for output in outputs {
+                    if case .event(.heartbeat(let status)) = output, !checkedLatch {
+                        checkedLatch = true
+                        try await recoverLatch(status)
+                    }
+                    try await handle(output, port: port)
+                }
+            }
+            return "stopped"
+        }
+    }
+
+    private func handle(_ output: AlarmBoxLinkOutput, port: any SerialPort) async throws {
+        switch output {
+        case .write(let frame):
+            do {
+                try port.write(frame)
+            } catch {
+                logger.warning("cannot write to the alarm box", metadata: ["error": "\(error)"])
+            }
+        case .event(let event):
+            try await record(event)
+        case .commandDelivered:
+            break
+        case .commandFailed(let command):
+            logger.warning("the alarm box did not acknowledge a command", metadata: ["command": "\(command)"])
+        }
+    }
+
+    /// The box acknowledges a press's frame before the agent's commit; if the agent died in
+    /// between, the box's latch is the only record of it. Checked on the first heartbeat after
+    /// the line opens (later heartbeats may still show a latch the agent just reset).
+    private func recoverLatch(_ status: AlarmBoxStatus) async throws {
+        guard status.latched, await coordinator.latchedAlarms().allSatisfy({ $0.device != box.name }) else { return }
+        _ = try await coordinator.raise(
+            device: box.name, purpose: box.purpose,
+            detail: "the alarm box reports a latched alarm the agent had not stored (recovered from its heartbeat)")
+    }
+
+    /// Turns a box event into a stored event. A press is stored and latched before anything
+    /// else happens; the box then shows `stored`.
+    private func record(_ event: AlarmBoxEvent) async throws {
+        let kind: EventKind
+        let detail: String
+        switch event {
+        case .pressed:
+            _ = try await coordinator.raise(device: box.name, purpose: box.purpose, detail: "alarm box button pressed")
+            return
+        case .released:
+            return
+        case .heartbeat:
+            return
+        case .keySwitchReset:
+            try await coordinator.resetAtDevice(box.name)
+            return
+        case .tamperOpened: (kind, detail) = (.tamper, "enclosure opened")
+        case .tamperClosed: (kind, detail) = (.tamper, "enclosure closed")
+        case .lowBattery: (kind, detail) = (.lowBattery, "battery low")
+        case .batteryOK: (kind, detail) = (.lowBattery, "battery ok again")
+        case .powerLost: (kind, detail) = (.powerLoss, "mains power lost, on battery")
+        case .powerRestored: (kind, detail) = (.powerRestored, "mains power back")
+        }
+        let stored = try await store.append(NewEvent(kind: kind, device: box.name, purpose: box.purpose, detail: detail))
+        logger.notice("alarm box reports \(kind.rawValue)", metadata: ["detail": "\(detail)", "event.seq": "\(stored.seq)"])
+    }
+}
+
+/// A device's online/offline/fault state with the events that report changes: one event per
+/// change, not one per retry.
+struct DeviceHealth {
+    let name: String
+    let purpose: String
+    let store: EventStore
+    let coordinator: AlarmCoordinator
+    let logger: Logger
+    private(set) var state: DeviceState = .unknown
+
+    init(name: String, purpose: String, store: EventStore, coordinator: AlarmCoordinator, logger: Logger) {
+        self.name = name
+        self.purpose = purpose
+        self.store = store
+        self.coordinator = coordinator
+        self.logger = logger
+    }
+
+    mutating func online(_ detail: String) async throws {
+        guard state != .online else { return }
+        if state == .offline {
+            _ = try await store.append(NewEvent(kind: .deviceOnline, device: name, purpose: purpose, detail: detail))
+            logger.notice("alarm device back", metadata: ["detail": "\(detail)"])
+        }
+        try await store.setDeviceState(name, state: .online, detail: detail)
+        await coordinator.setFault(name, false)
+        state = .online
+    }
+
+    mutating func offline(_ kind: EventKind, _ detail: String) async throws {
+        guard state != .offline else { return }
+        _ = try await store.append(NewEvent(kind: kind, device: name, purpose: purpose, detail: detail))
+        try await store.setDeviceState(name, state: .offline, detail: detail)
+        await coordinator.setFault(name, true)
+        logger.error("alarm device not available", metadata: ["detail": "\(detail)", "event": "\(kind.rawValue)"])
+        state = .offline
+    }
+}

@@ -1,0 +1,188 @@
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import Metrics
+import PlatformAPI
+import Synchronization
+
+/// Told by the forwarder what happens to the events it delivers.
+public protocol DeliveryObserver: Sendable {
+    /// A request carrying `events` is about to go out.
+    func sending(_ events: [StoredEvent]) async
+    /// The platform acknowledged `events` (accepted or duplicate).
+    func acknowledged(_ events: [StoredEvent]) async
+}
+
+/// The one place that knows which alarms are latched at the kiosk and how far each has come
+/// (stored → sent → received by the platform → acknowledged by an operator → dispatched), and
+/// that tells each alarm device what to show.
+///
+/// Latches live in the event store, so a killed agent loses none: after a restart the devices
+/// show the same stage again. An alarm stays latched until reset by hand: a key switch on the
+/// device, or a reset command from the platform; each reset is itself an `alarm_reset` event.
+public actor AlarmCoordinator: DeliveryObserver {
+    private let store: EventStore
+    private let logger: Logger
+    private let testMarker: TestAlarmMarker?
+    private var latched: [String: LatchedAlarm] = [:]
+    private var faulted: Set<String> = []
+    private let hub = IndicationHub()
+    private let alarms = Counter(label: "station_alarms_total")
+
+    public init(store: EventStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        self.testMarker = store.directory.map(TestAlarmMarker.init(stateDirectory:))
+    }
+
+    /// Loads the latches that survived a restart.
+    public func restore() async throws {
+        for latch in try await store.latchedAlarms() {
+            latched[latch.eventID] = latch
+        }
+        if !latched.isEmpty {
+            logger.warning(
+                "alarms still latched from before the restart",
+                metadata: ["alarms": "\(latched.values.map { "\($0.device):\($0.eventID)" })"])
+        }
+        for device in Set(latched.values.map(\.device)) { publish(device) }
+    }
+
+    /// A press: stores the alarm durably and latches it, then shows `stored` at the device.
+    public func raise(device: String, purpose: String?, detail: String?) async throws -> StoredEvent {
+        var detail = detail
+        if testMarker?.isArmed == true {
+            detail = "TEST (station-agent test-alarm): " + (detail ?? "")
+        }
+        let stored = try await store.raiseAlarm(NewEvent(kind: .alarm, device: device, purpose: purpose, detail: detail))
+        latched[stored.id] = LatchedAlarm(eventID: stored.id, seq: stored.seq, device: device, stage: .stored, latchedAt: stored.storedAt)
+        alarms.increment()
+        logger.critical("ALARM stored", metadata: ["device": "\(device)", "event.id": "\(stored.id)", "event.seq": "\(stored.seq)"])
+        publish(device)
+        return stored
+    }
+
+    /// A reset at the device (key switch): resets every alarm latched on it.
+    @discardableResult
+    public func resetAtDevice(_ device: String) async throws -> [StoredEvent] {
+        var resets: [StoredEvent] = []
+        for latch in latched.values.filter({ $0.device == device }).sorted(by: { $0.seq < $1.seq }) {
+            if let reset = try await store.resetAlarm(latch.eventID, device: device, detail: "reset at the device") {
+                resets.append(reset)
+            }
+            latched[latch.eventID] = nil
+        }
+        if !resets.isEmpty {
+            logger.notice("alarm reset at the device", metadata: ["device": "\(device)", "alarms": "\(resets.count)"])
+        }
+        publish(device)
+        return resets
+    }
+
+    /// A command from the platform.
+    public func apply(_ command: StationCommand) async throws {
+        switch command.type {
+        case .alarmAcknowledged:
+            try await advance(command.eventId, to: .acknowledged, by: command.operatorName)
+        case .alarmDispatched:
+            try await advance(command.eventId, to: .dispatched, by: command.operatorName)
+        case .alarmReset:
+            guard let latch = latched[command.eventId] else {
+                logger.info("platform reset an alarm that is not latched here", metadata: ["event.id": "\(command.eventId)"])
+                return
+            }
+            _ = try await store.resetAlarm(
+                latch.eventID, device: latch.device, detail: "reset by the platform (\(command.operatorName ?? "operator"))")
+            latched[latch.eventID] = nil
+            logger.notice("alarm reset by the platform", metadata: ["device": "\(latch.device)", "event.id": "\(latch.eventID)"])
+            publish(latch.device)
+        }
+    }
+
+    /// Marks a device faulty (it shows `fault` while it has no latched alarm) or healthy again.
+    public func setFault(_ device: String, _ fault: Bool) {
+        if fault { faulted.insert(device) } else { faulted.remove(device) }
+        publish(device)
+    }
+
+    public func sending(_ events: [StoredEvent]) async {
+        await advanceAll(events, to: .sent)
+    }
+
+    public func acknowledged(_ events: [StoredEvent]) async {
+        await advanceAll(events, to: .received)
+    }
+
+    /// What `device` should show now, then every change. One stream per subscriber.
+    public func indications(for device: String) -> AsyncStream<AlarmIndication> {
+        hub.watch(device, current: indication(for: device))
+    }
+
+    /// The alarms latched now, oldest first.
+    public func latchedAlarms() -> [LatchedAlarm] {
+        latched.values.sorted { $0.seq < $1.seq }
+    }
+
+    /// What `device` shows: the newest latched alarm's stage, else `fault` or `idle`.
+    public func indication(for device: String) -> AlarmIndication {
+        guard let newest = latched.values.filter({ $0.device == device }).max(by: { $0.seq < $1.seq }) else {
+            return faulted.contains(device) ? .fault : .idle
+        }
+        switch newest.stage {
+        case .stored: return .stored
+        case .sent: return .sent
+        case .received: return .received
+        case .acknowledged: return .acknowledged
+        case .dispatched: return .dispatched
+        }
+    }
+
+    private func advanceAll(_ events: [StoredEvent], to stage: AlarmStage) async {
+        for event in events where event.kind == .alarm {
+            do {
+                try await advance(event.id, to: stage, by: nil)
+            } catch {
+                logger.error("cannot record an alarm's progress", metadata: ["event.id": "\(event.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func advance(_ eventID: String, to stage: AlarmStage, by operatorName: String?) async throws {
+        guard let latch = latched[eventID], stage > latch.stage else { return }
+        if let updated = try await store.advanceAlarm(eventID, to: stage) {
+            latched[eventID] = updated
+            logger.notice(
+                "alarm \(stage.rawValue)",
+                metadata: ["device": "\(updated.device)", "event.id": "\(eventID)", "operator": "\(operatorName ?? "-")"])
+            publish(updated.device)
+        }
+    }
+
+    private func publish(_ device: String) {
+        hub.publish(device, indication(for: device))
+    }
+}
+
+/// The subscribers to each device's indication. A lock rather than actor state, so that a
+/// subscriber that goes away can unsubscribe synchronously from `onTermination`.
+final class IndicationHub: Sendable {
+    private let watchers = Mutex<[String: [UUID: AsyncStream<AlarmIndication>.Continuation]]>([:])
+
+    func watch(_ device: String, current: AlarmIndication) -> AsyncStream<AlarmIndication> {
+        let (stream, continuation) = AsyncStream<AlarmIndication>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        watchers.withLock { $0[device, default: [:]][id] = continuation }
+        continuation.yield(current)
+        continuation.onTermination = { [weak self] _ in
+            self?.watchers.withLock { _ = $0[device]?.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func publish(_ device: String, _ indication: AlarmIndication) {
+        let continuations = watchers.withLock { Array(($0[device] ?? [:]).values) }
+        for continuation in continuations { continuation.yield(indication) }
+    }
+}

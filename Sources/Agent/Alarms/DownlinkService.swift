@@ -1,0 +1,68 @@
+import EventStore
+import Foundation
+import Logging
+import PlatformAPI
+import ServiceLifecycle
+import Uplink
+
+/// Keeps one long-poll request open to the platform for commands about this station's alarms
+/// (acknowledged, dispatched, reset) and hands them to the ``AlarmCoordinator`` as they come, so
+/// the button shows an operator's action within a moment of it. The cursor is stored, so a
+/// restarted agent neither misses nor repeats a command.
+public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
+    static var cursorKey: String { "downlink_cursor" }
+
+    let client: PlatformClient
+    let store: EventStore
+    let coordinator: AlarmCoordinator
+    let wait: Duration
+    let retry: RetryPolicy
+    let clock: C
+    let logger: Logger
+
+    public init(
+        client: PlatformClient, store: EventStore, coordinator: AlarmCoordinator, wait: Duration = .seconds(25),
+        retry: RetryPolicy = RetryPolicy(initial: .seconds(1), maximum: .seconds(15)), clock: C, logger: Logger
+    ) {
+        self.client = client
+        self.store = store
+        self.coordinator = coordinator
+        self.wait = wait
+        self.retry = retry
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await pollForever() }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    private func pollForever() async throws {
+        var cursor = Int64(try await store.metaValue(Self.cursorKey) ?? "0") ?? 0
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let page = try await client.pollCommands(after: cursor, wait: wait)
+                failures = 0
+                for command in page.commands where command.id > cursor {
+                    try await coordinator.apply(command)
+                    cursor = command.id
+                    try await store.setMetaValue(Self.cursorKey, String(cursor))
+                }
+                cursor = max(cursor, page.next)
+            } catch {
+                if Task.isCancelled { return }
+                failures += 1
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("cannot fetch or apply platform commands; retrying", metadata: ["error": "\(error)"])
+                }
+                let retryAfter = (error as? UplinkError)?.retryAfter
+                try await clock.sleep(for: retry.delay(afterFailures: failures, retryAfter: retryAfter, unit: Double.random(in: 0..<1)))
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import EventModel
+import Foundation
+import GRDB
+
+/// How far an alarm has come, as the kiosk knows it. Stored with the latch so that a restarted
+/// agent shows the same thing at the button.
+public enum AlarmStage: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// Committed on the kiosk.
+    case stored
+    /// A request carrying it is on its way to the platform.
+    case sent
+    /// The platform acknowledged receipt (its ingest answered `accepted`/`duplicate`).
+    case received
+    /// An operator took it.
+    case acknowledged
+    /// Help was dispatched.
+    case dispatched
+
+    private var order: Int { Self.allCases.firstIndex(of: self)! }
+
+    public static func < (lhs: AlarmStage, rhs: AlarmStage) -> Bool { lhs.order < rhs.order }
+}
+
+/// An alarm latched at the kiosk: it stays until reset by hand (a key switch on the device or a
+/// platform command).
+public struct LatchedAlarm: Sendable, Hashable {
+    public var eventID: String
+    public var seq: Int64
+    public var device: String
+    public var stage: AlarmStage
+    public var latchedAt: Date
+
+    public init(eventID: String, seq: Int64, device: String, stage: AlarmStage, latchedAt: Date) {
+        self.eventID = eventID
+        self.seq = seq
+        self.device = device
+        self.stage = stage
+        self.latchedAt = latchedAt
+    }
+}
+
+extension EventStore {
+    /// Stores an alarm event and latches it, in one durable commit.
+    public func raiseAlarm(_ event: NewEvent) async throws -> StoredEvent {
+        precondition(event.kind == .alarm, "raiseAlarm takes alarm events")
+        let stored = try await append(event)
+        // The latch is derived state: if the agent dies between the two commits, `latchedAlarms`
+        // rebuilds it from the alarm events that have no reset.
+        try await writeLatch(stored, stage: .stored)
+        return stored
+    }
+
+    private func writeLatch(_ alarm: StoredEvent, stage: AlarmStage) async throws {
+        let now = Self.milliseconds(Date())
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING
+                    """,
+                arguments: [alarm.id, alarm.seq, alarm.event.device, stage.rawValue, Self.milliseconds(alarm.storedAt), now])
+        }
+    }
+
+    /// Moves a latched alarm forward to `stage` (never backwards). Returns the updated latch, or
+    /// nil if no such alarm is latched (already reset, or unknown).
+    @discardableResult
+    public func advanceAlarm(_ eventID: String, to stage: AlarmStage) async throws -> LatchedAlarm? {
+        let now = Self.milliseconds(Date())
+        return try await writer.write { db -> LatchedAlarm? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM alarm_latches WHERE event_id = ?", arguments: [eventID]) else {
+                return nil
+            }
+            var latch = Self.latch(row)
+            if stage > latch.stage {
+                try db.execute(
+                    sql: "UPDATE alarm_latches SET stage = ?, updated_at_ms = ? WHERE event_id = ?",
+                    arguments: [stage.rawValue, now, eventID])
+                latch.stage = stage
+            }
+            return latch
+        }
+    }
+
+    /// Resets a latched alarm: stores an `alarm_reset` event that refers to it and removes the
+    /// latch, in one durable commit. Returns the reset event, or nil if it was not latched.
+    public func resetAlarm(_ eventID: String, device: String, detail: String) async throws -> StoredEvent? {
+        let latched = try await latchedAlarms().contains { $0.eventID == eventID }
+        guard latched else { return nil }
+        let reset = try await append(NewEvent(kind: .alarmReset, device: device, detail: detail, related: eventID))
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM alarm_latches WHERE event_id = ?", arguments: [eventID])
+        }
+        return reset
+    }
+
+    /// The alarms latched now, oldest first. Rebuilds missing latches from alarm events that have
+    /// no `alarm_reset` (a crash between an alarm's commit and its latch's).
+    public func latchedAlarms() async throws -> [LatchedAlarm] {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
+                    SELECT e.id, e.seq, e.device,
+                           CASE WHEN e.delivered_at_ms IS NULL THEN 'stored' ELSE 'received' END,
+                           e.stored_at_ms, e.stored_at_ms
+                    FROM events e
+                    WHERE e.kind = 'alarm'
+                      AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'alarm_reset' AND r.related = e.id)
+                    """)
+            return try Row.fetchAll(db, sql: "SELECT * FROM alarm_latches ORDER BY seq").map(Self.latch)
+        }
+    }
+
+    /// A latch by alarm event id, if it is latched (for `station-agent test-alarm`).
+    public func latch(_ eventID: String) async throws -> LatchedAlarm? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM alarm_latches WHERE event_id = ?", arguments: [eventID]).map(Self.latch)
+        }
+    }
+
+    private static func latch(_ row: Row) -> LatchedAlarm {
+        LatchedAlarm(
+            eventID: row["event_id"], seq: row["seq"], device: row["device"],
+            stage: AlarmStage(rawValue: row["stage"]) ?? .stored, latchedAt: date(row["latched_at_ms"]))
+    }
+
+    /// A small persistent value (the downlink cursor, say).
+    public func metaValue(_ key: String) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+        }
+    }
+
+    public func setMetaValue(_ key: String, _ value: String) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [key, value])
+        }
+    }
+}

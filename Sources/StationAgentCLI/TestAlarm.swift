@@ -1,0 +1,108 @@
+import Agent
+import ArgumentParser
+import EventModel
+import EventStore
+import Foundation
+
+/// `station-agent test-alarm`: the technician's guided check of the alarm path on site.
+///
+/// The running agent owns the devices, so this command watches the agent's store instead of
+/// opening them: it marks the next alarm as a test (the platform sees `TEST` in its detail),
+/// asks for a press, and shows each hop as the agent records it.
+struct TestAlarm: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test-alarm",
+        abstract: "Guided on-site test of the one-key alarm: press the button, watch each hop, get PASS or FAIL.")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Seconds to wait for the press.") var pressTimeout = 60
+    @Option(help: "Milliseconds from stored to received by the platform for a PASS (the field rule is 2000).")
+    var deadlineMs = 2000
+    @Option(help: "Also wait this many seconds for an operator to acknowledge (0: do not wait).") var ackTimeout = 0
+
+    func run() async throws {
+        let (_, settings) = try loadSettings(path: options.config)
+        let store: EventStore
+        do {
+            store = try EventStore.openReadOnly(directory: settings.stateDirectory)
+        } catch {
+            printError("\(error)\nIs the agent running with this configuration? (`systemctl status station-agent`)")
+            throw ExitCode(1)
+        }
+        let marker = TestAlarmMarker(stateDirectory: settings.stateDirectory)
+        do {
+            try marker.arm(for: .seconds(pressTimeout + 30))
+        } catch {
+            printError("cannot mark the next alarm as a test in \(settings.stateDirectory): \(error)")
+            throw ExitCode(1)
+        }
+        defer { marker.disarm() }
+
+        let before = try await store.summary().lastSeq
+        print("Press the alarm button now (waiting up to \(pressTimeout) s)...")
+        let started = Date()
+        guard let alarm = try await waitForAlarm(store, after: before, timeout: .seconds(pressTimeout)) else {
+            print("FAIL: no alarm was stored within \(pressTimeout) s.")
+            print("      Check the button's wiring and `station-agent status` (is the alarm device online?).")
+            throw ExitCode.failure
+        }
+        let stored = alarm.storedAt
+        print(hop("pressed → stored", alarm.storedAt.timeIntervalSince(started), "event \(alarm.id) seq \(alarm.seq) from \(alarm.event.device)"))
+
+        var reached: [AlarmStage: Date] = [:]
+        let deadline = Date().addingTimeInterval(Double(max(deadlineMs, 100)) / 1000 + 10)
+        while Date() < deadline, reached[.received] == nil {
+            if let latch = try await store.latch(alarm.id) {
+                for stage in AlarmStage.allCases where stage <= latch.stage && reached[stage] == nil {
+                    reached[stage] = Date()
+                    if stage != .stored { print(hop(stage.rawValue, Date().timeIntervalSince(stored), "")) }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        guard let received = reached[.received] else {
+            print("FAIL: the platform did not acknowledge the alarm within \(Int(deadline.timeIntervalSince(stored))) s.")
+            print("      The alarm is stored and latched; the agent keeps sending it. Check the network and `station-agent status`.")
+            throw ExitCode.failure
+        }
+        let toPlatform = received.timeIntervalSince(stored) * 1000
+        if ackTimeout > 0 {
+            let ackDeadline = Date().addingTimeInterval(Double(ackTimeout))
+            print("Waiting up to \(ackTimeout) s for an operator to acknowledge...")
+            while Date() < ackDeadline {
+                if let latch = try await store.latch(alarm.id), latch.stage >= .acknowledged {
+                    print(hop("acknowledged by an operator", Date().timeIntervalSince(stored), ""))
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if (try await store.latch(alarm.id))?.stage ?? .stored < .acknowledged {
+                print("FAIL: no operator acknowledged the test alarm within \(ackTimeout) s.")
+                throw ExitCode.failure
+            }
+        }
+        guard toPlatform <= Double(deadlineMs) else {
+            print(String(format: "FAIL: the platform received the alarm after %.0f ms; the limit is %d ms.", toPlatform, deadlineMs))
+            throw ExitCode.failure
+        }
+        print(String(format: "PASS: alarm stored and received by the platform in %.0f ms (limit %d ms).", toPlatform, deadlineMs))
+        print("The alarm stays latched at the kiosk until it is reset (key switch or platform).")
+    }
+
+    private func waitForAlarm(_ store: EventStore, after seq: Int64, timeout: Duration) async throws -> StoredEvent? {
+        let end = ContinuousClock.now + timeout
+        var cursor = seq
+        while ContinuousClock.now < end {
+            for record in try await store.events(afterSeq: cursor, limit: 100) {
+                cursor = record.event.seq
+                if record.event.kind == .alarm { return record.event }
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    private func hop(_ name: String, _ seconds: TimeInterval, _ detail: String) -> String {
+        "  " + name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " +%6.0f ms  ", seconds * 1000) + detail
+    }
+}

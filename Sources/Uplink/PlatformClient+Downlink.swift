@@ -1,0 +1,71 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import PlatformAPI
+
+extension PlatformClient {
+    /// Long-polls the platform for commands newer than `after`, waiting up to `wait` for one.
+    public func pollCommands(after: Int64, wait: Duration) async throws(UplinkError) -> CommandPage {
+        let seconds = max(1, min(PlatformAPI.maxCommandWaitSeconds, Int(wait.components.seconds)))
+        let url = endpoint.baseURL + PlatformAPI.commandsPath(stationID: endpoint.station.id) + "?after=\(after)&waitSeconds=\(seconds)"
+        var request = HTTPClientRequest(url: url)
+        authorize(&request)
+        let (status, headers, body) = try await perform(request, url: url, timeout: .seconds(seconds) + endpoint.timeout)
+        try Self.check(status, headers: headers, body: body, method: "GET", url: url)
+        do {
+            return try JSONDecoder().decode(CommandPage.self, from: body)
+        } catch {
+            throw UplinkError(.invalidResponse, message: "GET \(url) answered 200 with a body that is not a CommandPage: \(error)")
+        }
+    }
+
+    /// Sends the agent's heartbeat.
+    public func sendHeartbeat(_ heartbeat: Heartbeat) async throws(UplinkError) {
+        let url = endpoint.baseURL + PlatformAPI.heartbeatPath(stationID: endpoint.station.id)
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        authorize(&request)
+        do {
+            request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(heartbeat)))
+        } catch {
+            throw UplinkError(.invalidResponse, message: "cannot encode the heartbeat: \(error)")
+        }
+        let (status, headers, body) = try await perform(request, url: url, timeout: endpoint.timeout)
+        guard status == .noContent || status == .ok else {
+            try Self.check(status, headers: headers, body: body, method: "POST", url: url)
+            return
+        }
+    }
+
+    func authorize(_ request: inout HTTPClientRequest) {
+        request.headers.add(name: "User-Agent", value: "station-agent")
+        if let token = endpoint.token {
+            request.headers.add(name: PlatformAPI.authorizationHeader, value: "Bearer \(token)")
+        }
+    }
+
+    func perform(_ request: HTTPClientRequest, url: String, timeout: Duration) async throws(UplinkError) -> (
+        HTTPResponseStatus, HTTPHeaders, ByteBuffer
+    ) {
+        do {
+            let response = try await http.execute(request, timeout: timeout.timeAmount)
+            return (response.status, response.headers, try await response.body.collect(upTo: 16 << 20))
+        } catch {
+            throw UplinkError(.transport, message: "\(request.method) \(url) failed: \(error)")
+        }
+    }
+
+    /// Throws the platform's error for any status but 200.
+    static func check(_ status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, method: String, url: String) throws(UplinkError) {
+        guard status != .ok else { return }
+        let retryAfter = headers.first(name: "Retry-After").flatMap { RetryPolicy.parseRetryAfter($0) }
+        let detail = (try? JSONDecoder().decode(ErrorBody.self, from: body)).map { "\($0.error): \($0.detail)" }
+            ?? String(buffer: body).prefix(300).description
+        throw UplinkError(
+            .status(Int(status.code)), retryAfter: retryAfter,
+            message: "\(method) \(url) answered \(status.code) \(status.reasonPhrase): \(detail)")
+    }
+}

@@ -1,0 +1,173 @@
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import PlatformAPI
+import SerialTransport
+import Testing
+import VirtualDevices
+
+/// The one-key alarm with real processes: a virtual alarm box and a virtual dry-contact button,
+/// a real agent, the platform emulator, and an operator acting through the emulator's API.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct AlarmEndToEndTests {
+    static func alarmBoxConfig(_ box: VirtualAlarmBox, supervisionSeconds: Int = 30) -> String {
+        """
+        [[device]]
+        name = "alarm-1"
+        kind = "alarm-box"
+        purpose = "one-key-alarm"
+        port = "\(box.linkPath)"
+        supervision_seconds = \(supervisionSeconds)
+        reopen_initial_ms = 50
+        reopen_max_ms = 200
+
+        """
+    }
+
+    @Test func anAlarmOvertakesATapBacklogOnASlowPlatformAndTheLoopClosesAtTheBox() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(2))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL, extraPlatform: "batch_size = 20\nheartbeat_seconds = 1",
+            extraDevices: Self.alarmBoxConfig(box))
+        // A slow platform: every answer takes 150 ms.
+        try await platform.setFaults(#"{"delayMs": 150}"#)
+        let agent = try station.startAgent()
+
+        // Thousands of taps queue up behind the slow platform...
+        let reader = station.readers["reader-1"]!
+        for index in 0..<2000 {
+            try reader.tap(uid: String(format: "%010X", 0x6A_0000_0000 + index))
+        }
+        let queued = await eventually {
+            try await EventStore.openReadOnly(directory: station.stateDirectory).summary().lanes[.normal]?.count ?? 0 > 1500
+        }
+        #expect(queued, "taps are stored faster than the slow platform takes them; log:\n\(agent.log)")
+
+        // ...and the alarm still goes first.
+        let pressed = ContinuousClock.now
+        box.press()
+        let arrived = await eventually(timeout: .seconds(10)) {
+            try await platform.received().contains { $0.event.kind == "alarm" }
+        }
+        #expect(arrived, "log:\n\(agent.log)")
+        let elapsed = pressed.duration(to: .now)
+        #expect(elapsed < .seconds(2), "press to platform took \(elapsed)")
+        let tapsBefore = try await platform.received().filter { $0.event.kind == "card_tap" }.count
+        #expect(tapsBefore < 1000, "the alarm did not wait for the backlog (\(tapsBefore) of 2000 taps had arrived)")
+
+        // The loop closes at the box: received, acknowledged, dispatched.
+        #expect(await box.waitForIndication(.received, timeout: .seconds(5)), "box shows \(box.currentIndication)")
+        let alarm = try #require(try await platform.alarms().first)
+        try await platform.operatorAction("acknowledge", alarm: alarm.eventId)
+        #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(5)), "box shows \(box.currentIndication)")
+        try await platform.operatorAction("dispatch", alarm: alarm.eventId)
+        #expect(await box.waitForIndication(.dispatched, timeout: .seconds(5)), "box shows \(box.currentIndication)")
+
+        // A key switch at the box resets it; the reset reaches the platform as an event.
+        box.keySwitchReset()
+        #expect(await box.waitForIndication(.idle, timeout: .seconds(5)))
+        #expect(await eventually { try await platform.alarms().first?.state == .reset }, "log:\n\(agent.log)")
+
+        // The heartbeat keeps the station from looking silent.
+        let stationView = try await platform.stations().first { $0.stationID == "ST-E2E" }
+        #expect(stationView?.silent == false)
+        #expect(stationView?.heartbeat?.devices.contains { $0.name == "alarm-1" && $0.state == "online" } == true)
+
+        await agent.stop()
+        await platform.stop()
+    }
+
+    @Test func aKilledAgentLosesNoLatchedAlarm() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(2))
+        defer { box.stop() }
+        let database = station.directory + "/platform.sqlite"
+        var platform = try await EmulatorProcess(database: database)
+        let port = platform.port
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: Self.alarmBoxConfig(box))
+        await platform.stop()  // the platform is down when the alarm is pressed
+
+        var agent = try station.startAgent()
+        box.press()
+        #expect(await box.waitForIndication(.stored, timeout: .seconds(10)), "log:\n\(agent.log)")
+        agent.signal(SIGKILL)
+        _ = await agent.waitForExit()
+
+        platform = try await EmulatorProcess(database: database, port: port)
+        agent = try station.startAgent()
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
+        #expect(await box.waitForIndication(.received, timeout: .seconds(10)), "box shows \(box.currentIndication)")
+        let alarms = try await platform.received().filter { $0.event.kind == "alarm" }
+        #expect(alarms.count == 1, "one press, one alarm")
+        await agent.stop()
+        await platform.stop()
+    }
+
+    @Test func aSilentAlarmBoxBecomesADeviceFault() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .milliseconds(500))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: Self.alarmBoxConfig(box, supervisionSeconds: 2))
+        let agent = try station.startAgent()
+        try await Task.sleep(for: .seconds(1))
+        box.stopHeartbeats()
+        #expect(await eventually(timeout: .seconds(10)) {
+            try await platform.received().contains { $0.event.kind == "device_fault" && $0.event.device == "alarm-1" }
+        }, "log:\n\(agent.log)")
+        #expect(await box.waitForIndication(.fault, timeout: .seconds(5)) || box.displayedIndication == .fault)
+        box.resumeHeartbeats()
+        #expect(await eventually(timeout: .seconds(10)) {
+            try await platform.received().contains { $0.event.kind == "device_online" && $0.event.device == "alarm-1" }
+        }, "log:\n\(agent.log)")
+        await agent.stop()
+        await platform.stop()
+    }
+
+    @Test func aDryContactButtonPressIsAnAlarmAndAPlatformResetUnlatchesIt() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let button = try VirtualAlarmButton(path: station.directory + "/button-1.lines")
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL,
+            extraDevices: """
+                [[device]]
+                name = "button-1"
+                kind = "alarm-button"
+                purpose = "one-key-alarm"
+                port = "\(button.portPath)"
+                input = "cts"
+                drive = "dtr"
+
+                """)
+        let agent = try station.startAgent()
+        #expect(await eventually { try button.drivedDTR() }, "the agent powers the contact; log:\n\(agent.log)")
+        try button.press(for: .milliseconds(100))  // too short: not an alarm
+        try button.press(for: .milliseconds(600))
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
+        let alarms = try await platform.received().filter { $0.event.kind == "alarm" }
+        #expect(alarms.count == 1, "the short touch was ignored")
+        let alarm = try #require(try await platform.alarms().first)
+        try await platform.operatorAction("reset", alarm: alarm.eventId)
+        #expect(await eventually {
+            try await platform.received().contains { $0.event.kind == "alarm_reset" && $0.event.related == alarm.eventId }
+        }, "the platform's reset comes back as an alarm_reset event; log:\n\(agent.log)")
+        await agent.stop()
+        await platform.stop()
+    }
+}
+
+extension VirtualAlarmButton {
+    /// Whether the agent has driven DTR high (powered the contact).
+    func drivedDTR() throws -> Bool {
+        try drivenOutputs()[.dtr] == true
+    }
+}
