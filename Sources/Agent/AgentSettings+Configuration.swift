@@ -49,6 +49,8 @@ extension AgentSettings {
             },
             heartbeatInterval: platform.heartbeatInterval
         )
+        storeBudgetBytes = configuration.store.maxBytes
+        alarmReserveBytes = configuration.store.alarmReserveBytes
     }
 }
 

@@ -27,6 +27,9 @@ public struct AgentSettings: Sendable {
     public var alarmButtons: [AlarmButtonConfiguration]
     /// How often the agent's heartbeat goes to the platform.
     public var heartbeatInterval: Duration
+    /// The queue's size budget on disk (0: none) and the space reserved for alarms.
+    public var storeBudgetBytes: Int64 = 0
+    public var alarmReserveBytes: Int64 = 8 << 20
 
     public init(
         stationID: String, location: GridLocation?, stateDirectory: String, platformURL: String, token: String?,

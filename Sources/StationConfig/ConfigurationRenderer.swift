@@ -27,6 +27,8 @@ enum ConfigurationRenderer {
         lines.append("")
         lines.append("[store]")
         lines.append("retention_hours = \(configuration.store.retention.components.seconds / 3600)")
+        lines.append("max_mb = \(configuration.store.maxBytes >> 20)")
+        lines.append("alarm_reserve_mb = \(configuration.store.alarmReserveBytes >> 20)")
         lines.append("")
         lines.append("[log]")
         lines.append("level = \(q(configuration.log.level.rawValue))")

@@ -30,7 +30,7 @@ struct SchemaDecoder {
     static let platformKeys = [
         "url", "token", "token_file", "ca_file", "timeout_ms", "batch_size", "retry_initial_ms", "retry_max_ms", "heartbeat_seconds",
     ]
-    static let storeKeys = ["retention_hours"]
+    static let storeKeys = ["retention_hours", "max_mb", "alarm_reserve_mb"]
     static let logKeys = ["level"]
     static let deviceKeys = [
         "name", "kind", "profile", "purpose", "port", "usb_vendor", "usb_product", "usb_serial", "baud",
@@ -159,8 +159,15 @@ struct SchemaDecoder {
     private mutating func decodeStore(_ s: Section?) -> StationConfiguration.Store? {
         guard let s else { return StationConfiguration.Store() }
         checkUnknown(s, keys: Self.storeKeys)
-        guard let hours = integer(s, "retention_hours", in: 0...87_600, default: 168) else { return nil }
-        return StationConfiguration.Store(retention: .seconds(hours * 3600))
+        let hours = integer(s, "retention_hours", in: 0...87_600, default: 168)
+        let maxMB = integer(s, "max_mb", in: 0...1_048_576, default: 0)
+        let reserveMB = integer(s, "alarm_reserve_mb", in: 1...1024, default: 8)
+        guard let hours, let maxMB, let reserveMB else { return nil }
+        if maxMB > 0, maxMB < reserveMB * 4, let line = s.table["max_mb"]?.position.line {
+            issue(line, s.key("max_mb"), "\(maxMB) MiB leaves too little room: it must be at least 4 × alarm_reserve_mb (\(reserveMB * 4)), or 0 for no budget")
+            return nil
+        }
+        return StationConfiguration.Store(retention: .seconds(hours * 3600), maxBytes: maxMB << 20, alarmReserveBytes: reserveMB << 20)
     }
 
     private mutating func decodeLog(_ s: Section?) -> StationConfiguration.Log? {

@@ -126,9 +126,17 @@ public struct StationConfiguration: Sendable, Hashable {
     public struct Store: Sendable, Hashable {
         /// `retention_hours`: how long delivered events are kept before they are deleted.
         public var retention: Duration
+        /// `max_mb`: the size budget of the queue on disk, in MiB (0 = no budget). When it is
+        /// reached, delivered events go first, then the oldest undelivered card taps; alarms
+        /// are never evicted.
+        public var maxBytes: Int64
+        /// `alarm_reserve_mb`: space kept free for alarms, in MiB, inside the budget and on the disk.
+        public var alarmReserveBytes: Int64
 
-        public init(retention: Duration = .seconds(168 * 3600)) {
+        public init(retention: Duration = .seconds(168 * 3600), maxBytes: Int64 = 0, alarmReserveBytes: Int64 = 8 << 20) {
             self.retention = retention
+            self.maxBytes = maxBytes
+            self.alarmReserveBytes = alarmReserveBytes
         }
     }
 

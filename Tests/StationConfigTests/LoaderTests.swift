@@ -148,6 +148,8 @@ struct LoaderDescriptionTests {
 
             [store]
             retention_hours = 168
+            max_mb = 0
+            alarm_reserve_mb = 8
 
             [log]
             level = "info"
