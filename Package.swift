@@ -111,7 +111,7 @@ let package = Package(
             name: "Agent",
             dependencies: [
                 "EventModel", "DeviceProtocols", "SerialTransport", "EventStore", "PlatformAPI", "Uplink",
-                "StationConfig",
+                "StationConfig", "SIADC09", "OSDP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -123,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "StationAgentCLI",
             dependencies: [
-                "Agent", "StationConfig", "EventStore", "SerialTransport", "DeviceProtocols", "EventModel",
+                "Agent", "StationConfig", "EventStore", "SerialTransport", "DeviceProtocols", "EventModel", "SIADC09",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -232,7 +232,9 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel", "SerialTransport",
+                "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel", "SerialTransport", "OSDP",
+                "SIADC09", "DC09Receiver",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -1,9 +1,12 @@
 import ArgumentParser
+import AsyncHTTPClient
 import DeviceProtocols
 import EventModel
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOHTTP1
 import PlatformAPI
 import PlatformEmulator
 import ServiceLifecycle
@@ -24,6 +27,8 @@ struct Demo: AsyncParsableCommand {
             """)
 
     @Option(help: "How many cards to tap.") var taps = 10
+    @Option(help: "How many one-key alarms to press on a virtual alarm box (each acknowledged by the operator, then reset).")
+    var alarms = 1
     @Option(help: "Milliseconds between taps.") var intervalMs = 300
     @Option(help: "Seconds to wait for every tap to reach the platform.") var timeout = 60
     @Option(help: "The station-agent binary (default: next to this one).") var agent: String?
@@ -32,6 +37,7 @@ struct Demo: AsyncParsableCommand {
 
     func validate() throws {
         guard taps >= 0 else { throw ValidationError("--taps must be 0 or more") }
+        guard alarms >= 0 else { throw ValidationError("--alarms must be 0 or more") }
         guard intervalMs >= 0 else { throw ValidationError("--interval-ms must be 0 or more") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
@@ -76,10 +82,13 @@ struct Demo: AsyncParsableCommand {
             return result
         }
         guard let outcome else { throw DemoFailure("the platform emulator stopped unexpectedly") }
-        if outcome.missing.isEmpty {
+        if outcome.missing.isEmpty && outcome.alarmsClosed == alarms {
             output.say(
                 "demo",
-                "PASS: \(outcome.confirmed)/\(taps) taps confirmed by the platform, each stored once (duplicates discarded: \(outcome.duplicates))")
+                "PASS: \(outcome.confirmed)/\(taps) taps confirmed by the platform, each stored once (duplicates discarded: \(outcome.duplicates)); \(outcome.alarmsClosed)/\(alarms) alarms acknowledged back at the button")
+        } else if outcome.alarmsClosed < alarms {
+            output.say("demo", "FAIL: only \(outcome.alarmsClosed) of \(alarms) alarms came back acknowledged to the alarm box within the timeout")
+            throw ExitCode.failure
         } else {
             output.say(
                 "demo",
@@ -104,6 +113,9 @@ struct Demo: AsyncParsableCommand {
             output.say(name, "virtual \(profile.displayName) for \(purpose) on \(reader.linkPath) -> \(reader.device.currentSlavePath ?? "?")")
         }
         let configPath = directory + "/station.toml"
+        let box = try VirtualAlarmBox(linkPath: "\(directory)/dev/alarm-1", heartbeatInterval: .seconds(5))
+        defer { box.stop() }
+        output.say("alarm-1", "virtual one-key alarm box on \(box.linkPath)")
         try Self.configuration(platformPort: platformPort, directory: directory, readers: readers)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
 
@@ -158,10 +170,54 @@ struct Demo: AsyncParsableCommand {
         if !agent.isRunning {
             output.say("demo", "station-agent exited early with status \(agent.exitStatus)")
         }
+        var closed = 0
+        for number in 0..<alarms where agent.isRunning {
+            if try await pressAlarm(number + 1, box: box, store: store, platformPort: platformPort, output: output) { closed += 1 }
+        }
         let stats = try await store.stats()
         return DemoOutcome(
             confirmed: tapped.keys.filter(seen.contains).count, missing: Set(tapped.keys).subtracting(seen),
-            duplicates: stats.duplicates)
+            duplicates: stats.duplicates, alarmsClosed: closed)
+    }
+
+    /// One alarm's whole loop: press → platform → operator acknowledges → the box shows it →
+    /// key switch reset. Returns whether the loop closed.
+    private func pressAlarm(_ number: Int, box: VirtualAlarmBox, store: EmulatorStore, platformPort: Int, output: DemoOutput) async throws -> Bool {
+        let before = try await store.alarms(station: "ST-DEMO", state: nil, limit: 1000).count
+        let pressed = ContinuousClock.now
+        box.press()
+        output.say("alarm-1", "ALARM #\(number) pressed")
+        var alarm: AlarmView?
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while alarm == nil && ContinuousClock.now < deadline {
+            let all = try await store.alarms(station: "ST-DEMO", state: nil, limit: 1000)
+            if all.count > before { alarm = all.first }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        guard let alarm else { return false }
+        output.say("platform", "ALARM received from \(alarm.device) (\(Self.milliseconds(pressed.duration(to: .now))) ms after the press)")
+        _ = await box.waitForIndication(.received, timeout: .seconds(5))
+        output.say("alarm-1", "shows: received by the platform")
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(platformPort)/v1/operator/alarms/\(alarm.eventId)/acknowledge")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"operatorName": "demo operator"}"#))
+        let acknowledgedAt = ContinuousClock.now
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        guard response.status == .ok else {
+            output.say("platform", "operator action failed: \(response.status)")
+            return false
+        }
+        output.say("platform", "operator acknowledged the alarm")
+        guard await box.waitForIndication(.acknowledged, timeout: .seconds(10)) else {
+            output.say("alarm-1", "the acknowledgement did not come back (box shows \(box.currentIndication))")
+            return false
+        }
+        output.say("alarm-1", "shows: acknowledged by an operator (\(Self.milliseconds(acknowledgedAt.duration(to: .now))) ms after the operator acted)")
+        box.keySwitchReset()
+        _ = await box.waitForIndication(.idle, timeout: .seconds(5))
+        output.say("alarm-1", "reset by key switch; back to idle")
+        return true
     }
 
     private func waitFor(seconds: Int, _ condition: () throws -> Bool) async throws -> Bool {
@@ -191,6 +247,15 @@ struct Demo: AsyncParsableCommand {
             batch_size = 100
             retry_initial_ms = 100
             retry_max_ms = 2000
+
+            """
+        text += """
+
+            [[device]]
+            name = "alarm-1"
+            kind = "alarm-box"
+            purpose = "one-key-alarm"
+            port = "\(directory)/dev/alarm-1"
 
             """
         for (name, profile, purpose) in readers {
@@ -246,6 +311,7 @@ struct DemoOutcome: Sendable {
     var confirmed: Int
     var missing: Set<String>
     var duplicates: Int64
+    var alarmsClosed: Int
 }
 
 struct DemoFailure: Error, CustomStringConvertible {

@@ -1,5 +1,7 @@
 import DeviceProtocols
 import Foundation
+import OSDP
+import SIADC09
 import SerialTransport
 import StationConfig
 import Uplink
@@ -8,6 +10,7 @@ extension AgentSettings {
     /// Turns a validated configuration into the agent's settings: reads the token file (refusing
     /// one that every user can read), and combines each reader's profile with its `baud` override.
     public init(_ configuration: StationConfiguration) throws(ConfigError) {
+        let dc09 = try configuration.sia.map { sia throws(ConfigError) in try Self.dc09Settings(sia, file: configuration.file) }
         let token = try configuration.platform.credential?.bearerToken()
         let platform = configuration.platform
         self.init(
@@ -49,8 +52,74 @@ extension AgentSettings {
             },
             heartbeatInterval: platform.heartbeatInterval
         )
+        self.dc09 = dc09
+        osdpBuses = try configuration.devices.filter { $0.kind == .osdpBus }.map { device throws(ConfigError) in
+            try Self.osdpBus(device, file: configuration.file)
+        }
         storeBudgetBytes = configuration.store.maxBytes
         alarmReserveBytes = configuration.store.alarmReserveBytes
+    }
+}
+
+extension AgentSettings {
+    /// The DC-09 transmitter for `[sia]`: reads the key file (refusing one others can read).
+    public static func dc09Settings(_ sia: StationConfiguration.Sia, file: String) throws(ConfigError) -> DC09Settings {
+        func fail(_ key: String, _ message: String) -> ConfigError {
+            ConfigError(issues: [ConfigIssue(file: file, key: "sia.\(key)", message: message)])
+        }
+        var key: DC09Key?
+        if let keyFile = sia.keyFile {
+            var info = stat()
+            guard stat(keyFile, &info) == 0 else {
+                throw fail("key_file", "cannot read \(keyFile): \(String(cString: strerror(errno))); create it (hex key, mode 0600)")
+            }
+            guard info.st_mode & (S_IRWXG | S_IRWXO) == 0 else {
+                throw fail("key_file", "\(keyFile) is readable by other users; run `chmod 600 \(keyFile)` (the key encrypts alarms)")
+            }
+            guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
+                throw fail("key_file", "cannot read \(keyFile) as text; it must hold the AES key as hex")
+            }
+            do {
+                key = try DC09Key(hex: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            } catch {
+                throw fail("key_file", "\(keyFile): \(error.message)")
+            }
+        }
+        do {
+            let configuration = try DC09TransmitterConfiguration(
+                account: DC09Account(sia.account), receiver: sia.receiverNumber.map { number throws(DC09Error) in try DC09ReceiverNumber(number) },
+                prefix: DC09LinePrefix(sia.prefix), format: sia.format == "ADM-CID" ? .admCID : .siaDCS, key: key,
+                responseTimeout: sia.responseTimeout, retryInterval: sia.retryInterval, linkTestInterval: sia.linkTestInterval)
+            return DC09Settings(host: sia.host, port: sia.port, configuration: configuration)
+        } catch {
+            throw fail("account", error.message)
+        }
+    }
+}
+
+extension AgentSettings {
+    /// An `osdp-bus` device with its readers; loads each secure reader's key (refusing a key
+    /// file others can read).
+    static func osdpBus(_ device: StationConfiguration.Device, file: String) throws(ConfigError) -> OSDPBusConfiguration {
+        var readers: [OSDPBusConfiguration.Reader] = []
+        for (index, reader) in device.osdpReaders.enumerated() {
+            var mode = OSDPSecureChannelMode.disabled
+            if let keyFile = reader.keyFile {
+                do {
+                    mode = .required(key: try OSDPSecureChannelKey.load(fromFile: keyFile), allowInstall: reader.install)
+                } catch {
+                    throw ConfigError(issues: [
+                        ConfigIssue(file: file, key: "device.\(device.name).reader[\(index)].key_file", message: "\(error)")
+                    ])
+                }
+            }
+            readers.append(.init(
+                address: UInt8(reader.address), name: reader.name, purpose: reader.purpose, secureChannel: mode,
+                alarmInput: reader.alarmInput))
+        }
+        return OSDPBusConfiguration(
+            name: device.name, port: device.port, baud: device.baud ?? 9600, turnaroundGap: device.osdpTurnaroundGap,
+            readers: readers, reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
     }
 }
 

@@ -30,6 +30,10 @@ public struct AgentSettings: Sendable {
     /// The queue's size budget on disk (0: none) and the space reserved for alarms.
     public var storeBudgetBytes: Int64 = 0
     public var alarmReserveBytes: Int64 = 8 << 20
+    /// Alarms also go to an alarm receiving centre over SIA DC-09, when set.
+    public var dc09: DC09Settings?
+    /// RS-485 buses of OSDP readers.
+    public var osdpBuses: [OSDPBusConfiguration] = []
 
     public init(
         stationID: String, location: GridLocation?, stateDirectory: String, platformURL: String, token: String?,
@@ -112,7 +116,9 @@ public enum StationAgent {
         _ = try await store.append(
             NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
         try await store.retainDevices(
-            named: Set(settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)))
+            named: Set(
+                settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)
+                    + settings.osdpBuses.flatMap { [$0.name] + $0.readers.map(\.name) }))
         let coordinator = AlarmCoordinator(store: store, logger: logger)
         try await coordinator.restore()
 
@@ -135,12 +141,19 @@ public enum StationAgent {
                 logger: logger),
             RetentionService(store: store, retention: settings.retention, clock: clock, logger: logger),
         ]
+        if let dc09 = settings.dc09 {
+            services.append(DC09Service(settings: dc09, store: store, clock: clock, logger: logger))
+        }
         for reader in settings.readers {
             services.append(CardReaderService(device: reader, store: store, ports: ports, clock: clock, logger: logger))
         }
         for box in settings.alarmBoxes {
             services.append(
                 AlarmBoxService(box: box, store: store, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
+        }
+        for bus in settings.osdpBuses {
+            services.append(
+                OSDPBusService(bus: bus, store: store, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
         }
         for button in settings.alarmButtons {
             services.append(

@@ -3,6 +3,8 @@ import ArgumentParser
 import EventModel
 import EventStore
 import Foundation
+import SIADC09
+import StationConfig
 
 /// `station-agent test-alarm`: the technician's guided check of the alarm path on site.
 ///
@@ -19,8 +21,23 @@ struct TestAlarm: AsyncParsableCommand {
     @Option(help: "Milliseconds from stored to received by the platform for a PASS (the field rule is 2000).")
     var deadlineMs = 2000
     @Option(help: "Also wait this many seconds for an operator to acknowledge (0: do not wait).") var ackTimeout = 0
+    @Option(help: "platform: press the button and follow the agent; sia: send a DC-09 test event to a receiver directly.")
+    var via = "platform"
+    @Option(help: "With --via sia: the receiver as HOST:PORT (default: [sia] receiver of the configuration).") var receiver: String?
+    @Option(help: "With --via sia: the account (hex; default: [sia] account).") var account: String?
+    @Option(help: "With --via sia: the AES key as hex (default: [sia] key_file, if any).") var key: String?
+    @Option(help: "With --via sia: the SIA event code to send: RP (test, default) or PA (panic).") var event = "RP"
+
+    func validate() throws {
+        guard via == "platform" || via == "sia" else { throw ValidationError("--via must be platform or sia; got \(via)") }
+        guard DC09EventCode.named(event) != nil else { throw ValidationError("--event \(event) is not an SIA code this agent knows (RP, PA, TA, ...)") }
+    }
 
     func run() async throws {
+        if via == "sia" {
+            try await runSIA()
+            return
+        }
         let (_, settings) = try loadSettings(path: options.config)
         let store: EventStore
         do {
@@ -87,6 +104,44 @@ struct TestAlarm: AsyncParsableCommand {
         }
         print(String(format: "PASS: alarm stored and received by the platform in %.0f ms (limit %d ms).", toPlatform, deadlineMs))
         print("The alarm stays latched at the kiosk until it is reset (key switch or platform).")
+    }
+
+    /// Sends one DC-09 event straight to a receiver and reports ACK/NAK/DUH/timeout.
+    private func runSIA() async throws {
+        var sia: StationConfiguration.Sia?
+        if FileManager.default.fileExists(atPath: options.config) {
+            sia = try loadSettings(path: options.config).0.sia
+        }
+        guard let target = receiver ?? sia.map({ "\($0.host):\($0.port)" }) else {
+            throw ValidationError("--via sia needs --receiver HOST:PORT (or a [sia] section in \(options.config))")
+        }
+        let parts = target.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--receiver \(target): expected HOST:PORT") }
+        guard let accountText = account ?? sia?.account else {
+            throw ValidationError("--via sia needs --account HEX (or a [sia] section in \(options.config))")
+        }
+        let configuration: DC09TransmitterConfiguration
+        let message: DC09Event
+        do {
+            var dcKey: DC09Key?
+            if let key { dcKey = try DC09Key(hex: key) }
+            else if let sia, sia.keyFile != nil {
+                dcKey = try AgentSettings.dc09Settings(sia, file: options.config).configuration.key
+            }
+            configuration = try DC09TransmitterConfiguration(
+                account: DC09Account(accountText), receiver: sia?.receiverNumber.map { number throws(DC09Error) in try DC09ReceiverNumber(number) },
+                prefix: DC09LinePrefix(sia?.prefix ?? "0"), format: sia?.format == "ADM-CID" ? .admCID : .siaDCS, key: dcKey,
+                responseTimeout: .seconds(10), retryInterval: .seconds(10), linkTestInterval: nil)
+            message = try DC09Event(code: DC09EventCode.named(event)!)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(exitConfigurationError)
+        }
+        print("Sending \(event) to \(target) as account \(accountText)\(configuration.key == nil ? "" : " (encrypted)")...")
+        let report = await DC09Probe.run(event: message, configuration: configuration, host: String(parts[0]), port: port)
+        for step in report.steps { print("  \(step)") }
+        print(report.verdict)
+        if !report.passed { throw ExitCode.failure }
     }
 
     private func waitForAlarm(_ store: EventStore, after seq: Int64, timeout: Duration) async throws -> StoredEvent? {

@@ -63,6 +63,19 @@ enum ConfigurationRenderer {
                 lines.append("poll_ms = \(milliseconds(button.pollInterval))")
             }
         }
+        if let sia = configuration.sia {
+            lines.append("")
+            lines.append("[sia]")
+            lines.append("receiver = \(q("\(sia.host):\(sia.port)"))")
+            lines.append("account = \(q(sia.account))")
+            if let number = sia.receiverNumber { lines.append("receiver_number = \(q(number))") }
+            lines.append("prefix = \(q(sia.prefix))")
+            lines.append("format = \(q(sia.format))")
+            if let keyFile = sia.keyFile { lines.append("key_file = \(q(keyFile))") }
+            lines.append("retry_seconds = \(sia.retryInterval.components.seconds)")
+            lines.append("response_timeout_seconds = \(sia.responseTimeout.components.seconds)")
+            lines.append("link_test_seconds = \(sia.linkTestInterval?.components.seconds ?? 0)")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -31,15 +31,22 @@ struct SchemaDecoder {
         "url", "token", "token_file", "ca_file", "timeout_ms", "batch_size", "retry_initial_ms", "retry_max_ms", "heartbeat_seconds",
     ]
     static let storeKeys = ["retention_hours", "max_mb", "alarm_reserve_mb"]
+    static let siaKeys = [
+        "receiver", "account", "receiver_number", "prefix", "format", "key_file", "retry_seconds", "response_timeout_seconds",
+        "link_test_seconds",
+    ]
     static let logKeys = ["level"]
     static let deviceKeys = [
         "name", "kind", "profile", "purpose", "port", "usb_vendor", "usb_product", "usb_serial", "baud",
         "dedup_window_ms", "reopen_initial_ms", "reopen_max_ms",
-    ] + alarmBoxKeys + alarmButtonKeys
+    ] + alarmBoxKeys + alarmButtonKeys + osdpBusKeys
     /// Keys that only one kind of device takes.
     static let cardReaderKeys = ["profile", "baud", "dedup_window_ms"]
     static let alarmBoxKeys = ["supervision_seconds"]
     static let alarmButtonKeys = ["input", "drive", "wiring", "debounce_ms", "minimum_press_ms", "poll_ms"]
+    static let osdpBusKeys = ["turnaround_gap_ms"]
+    static let osdpReaderKeys = ["address", "name", "purpose", "secure", "key_file", "install", "alarm_input"]
+    static let osdpBauds: [Int64] = [9600, 19_200, 38_400, 57_600, 115_200]
 
     // MARK: Document
 
@@ -47,19 +54,78 @@ struct SchemaDecoder {
         let rootSection = Section(table: root, path: "", display: "the top level", present: true)
         checkUnknown(rootSection, keys: [], tables: [
             ("station", "[station]"), ("platform", "[platform]"), ("store", "[store]"), ("log", "[log]"), ("device", "[[device]]"),
+            ("sia", "[sia]"),
         ])
         let station = decodeStation(section(root, "station"))
         let platform = decodePlatform(section(root, "platform"))
         let store = decodeStore(section(root, "store"))
         let log = decodeLog(section(root, "log"))
         let devices = decodeDevices(root)
-        guard issues.isEmpty, let station, let platform, let store, let log, let devices else {
+        var sia: StationConfiguration.Sia?
+        if root["sia"] != nil {
+            sia = decodeSia(section(root, "sia"))
+        }
+        guard issues.isEmpty, let station, let platform, let store, let log, let devices, root["sia"] == nil || sia != nil else {
             let ordered = issues.enumerated().sorted { a, b in
                 (a.element.line ?? Int.max, a.offset) < (b.element.line ?? Int.max, b.offset)
             }
             throw ConfigError(issues: ordered.map(\.element))
         }
-        return StationConfiguration(station: station, platform: platform, store: store, log: log, devices: devices, file: file)
+        var configuration = StationConfiguration(station: station, platform: platform, store: store, log: log, devices: devices, file: file)
+        configuration.sia = sia
+        return configuration
+    }
+
+    // MARK: [sia]
+
+    private mutating func decodeSia(_ s: Section?) -> StationConfiguration.Sia? {
+        guard let s else { return nil }
+        checkUnknown(s, keys: Self.siaKeys)
+        var host: String?
+        var port: Int?
+        if case .present(let value, let line) = string(s, "receiver", required: true) {
+            let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, !parts[0].isEmpty, let number = Int(parts[1]), (1...65_535).contains(number) {
+                (host, port) = (String(parts[0]), number)
+            } else {
+                issue(line, s.key("receiver"), "expected HOST:PORT like \"10.20.0.5:12300\"; got \(Self.quoted(value))")
+            }
+        }
+        func hexField(_ key: String, length: ClosedRange<Int>, required: Bool) -> (ok: Bool, value: String?) {
+            switch string(s, key, required: required) {
+            case .absent: return (!required, nil)
+            case .invalid: return (false, nil)
+            case .present(let value, let line):
+                if Self.matches(value, length: length, allowed: { $0.properties.isASCIIHexDigit }) { return (true, value.uppercased()) }
+                issue(line, s.key(key), "expected \(length.lowerBound) to \(length.upperBound) hex digits; got \(Self.quoted(value))")
+                return (false, nil)
+            }
+        }
+        let account = hexField("account", length: 3...16, required: true)
+        let receiverNumber = hexField("receiver_number", length: 1...6, required: false)
+        let prefix = hexField("prefix", length: 1...6, required: false)
+        let format = oneOf(s, "format", options: ["SIA-DCS", "ADM-CID"], required: false)
+        let keyFile = path(s, "key_file")
+        let retry = integer(s, "retry_seconds", in: 5...60, default: 10)
+        let timeout = integer(s, "response_timeout_seconds", in: 1...60, default: 10)
+        let linkTest = integer(s, "link_test_seconds", in: 0...86_400, default: 60)
+        if let linkTest, (1..<10).contains(linkTest), let line = s.table["link_test_seconds"]?.position.line {
+            issue(line, s.key("link_test_seconds"), "expected 0 (off) or at least 10 seconds; got \(linkTest)")
+            return nil
+        }
+        var formatValue = "SIA-DCS"
+        switch format {
+        case .invalid: return nil
+        case .present(let value, _): formatValue = value
+        case .absent: break
+        }
+        guard let host, let port, account.ok, let accountValue = account.value, receiverNumber.ok, prefix.ok, let retry, let timeout,
+            let linkTest
+        else { return nil }
+        return StationConfiguration.Sia(
+            host: host, port: port, account: accountValue, receiverNumber: receiverNumber.value, prefix: prefix.value ?? "0",
+            format: formatValue, keyFile: keyFile, retryInterval: .seconds(retry), responseTimeout: .seconds(timeout),
+            linkTestInterval: linkTest == 0 ? nil : .seconds(linkTest))
     }
 
     // MARK: [station]
@@ -213,7 +279,7 @@ struct SchemaDecoder {
     private mutating func decodeDevice(
         _ s: Section, index: Int, names: inout [String: (index: Int, line: Int)], ports: inout [PortSpec: (index: Int, line: Int)]
     ) -> StationConfiguration.Device? {
-        checkUnknown(s, keys: Self.deviceKeys)
+        checkUnknown(s, keys: Self.deviceKeys, tables: [("reader", "[[device.reader]]")])
         var name: String?
         if case .present(let value, let line) = string(s, "name", required: true) {
             if !Self.matches(value, length: 1...32, allowed: Self.isNameScalar) {
@@ -285,11 +351,36 @@ struct SchemaDecoder {
         default:
             break
         }
+        var osdpReaders: [StationConfiguration.OSDPReader] = []
+        var turnaround: Duration?
+        if kind == .osdpBus {
+            if let readers = decodeOSDPReaders(s, busPurpose: purpose, names: &names) {
+                osdpReaders = readers
+            } else {
+                optionsValid = false
+            }
+            switch integer(s, "turnaround_gap_ms") {
+            case .absent: break
+            case .invalid: optionsValid = false
+            case .present(let value, let line):
+                if (0...500).contains(value) { turnaround = .milliseconds(value) } else {
+                    issue(line, s.key("turnaround_gap_ms"), "expected an integer from 0 to 500; got \(value)")
+                    optionsValid = false
+                }
+            }
+        }
         var baud: Int64?
         var baudValid = true
         switch integer(s, "baud") {
         case .absent: break
         case .invalid: baudValid = false
+        case .present(let value, let line) where kind == .osdpBus:
+            if Self.osdpBauds.contains(value) {
+                baud = value
+            } else {
+                issue(line, s.key("baud"), "expected an OSDP bus speed: one of \(Self.osdpBauds.map(String.init).joined(separator: ", ")); got \(value)")
+                baudValid = false
+            }
         case .present(let value, let line):
             if Self.bauds.contains(value) {
                 baud = value
@@ -307,8 +398,101 @@ struct SchemaDecoder {
         return StationConfiguration.Device(
             name: name, kind: kind, profile: profile, purpose: purpose, port: port, baud: baud.map(Int.init),
             dedupWindow: .milliseconds(dedup), reopenInitial: .milliseconds(reopenInitial), reopenMax: .milliseconds(reopenMax),
-            alarmBox: alarmBox, alarmButton: alarmButton
+            alarmBox: alarmBox, alarmButton: alarmButton, osdpReaders: osdpReaders, osdpTurnaroundGap: turnaround
         )
+    }
+
+    /// `[[device.reader]]` of an `osdp-bus`: at least one; addresses and names unique.
+    private mutating func decodeOSDPReaders(
+        _ s: Section, busPurpose: String?, names: inout [String: (index: Int, line: Int)]
+    ) -> [StationConfiguration.OSDPReader]? {
+        guard let entry = s.table["reader"], case .array(let items) = entry.value, !items.isEmpty else {
+            issue(s.table.position?.line, s.key("reader"), "an osdp-bus needs at least one [[device.reader]] (address, name)")
+            return nil
+        }
+        var readers: [StationConfiguration.OSDPReader] = []
+        var addresses: [Int64: Int] = [:]
+        var valid = true
+        for (index, item) in items.enumerated() {
+            guard case .table(let table) = item else {
+                issue(entry.position.line, s.key("reader"), "expected [[device.reader]] tables")
+                return nil
+            }
+            let r = Section(table: table, path: "\(s.path).reader[\(index)]", display: "[[device.reader]]", present: true)
+            checkUnknown(r, keys: Self.osdpReaderKeys)
+            var address: Int64?
+            switch integer(r, "address") {
+            case .present(let value, let line):
+                if !(0...126).contains(value) {
+                    issue(line, r.key("address"), "expected an OSDP address from 0 to 126; got \(value)")
+                } else if let first = addresses[value] {
+                    issue(line, r.key("address"), "address \(value) is already used by reader[\(first)]; two readers on one address corrupt each other's replies")
+                } else {
+                    addresses[value] = index
+                    address = value
+                }
+            case .absent:
+                issue(table.position?.line, r.key("address"), "required key is missing")
+            case .invalid:
+                break
+            }
+            var name: String?
+            if case .present(let value, let line) = string(r, "name", required: true) {
+                if !Self.matches(value, length: 1...32, allowed: Self.isNameScalar) {
+                    issue(line, r.key("name"), "expected 1 to 32 characters of a-z 0-9 _ -; got \(Self.quoted(value))")
+                } else if let first = names[value] {
+                    issue(line, r.key("name"), "duplicate name \(Self.quoted(value)): device[\(first.index)] (line \(first.line)) has it too")
+                } else {
+                    names[value] = (-1, line)
+                    name = value
+                }
+            }
+            var purpose = busPurpose
+            if case .present(let value, let line) = string(r, "purpose") {
+                if Self.matches(value, length: 1...32, allowed: Self.isNameScalar) { purpose = value } else {
+                    issue(line, r.key("purpose"), "expected 1 to 32 characters of a-z 0-9 _ -; got \(Self.quoted(value))")
+                    purpose = nil
+                }
+            }
+            let secure = boolean(r, "secure", default: false)
+            let install = boolean(r, "install", default: false)
+            let keyFile = path(r, "key_file")
+            if secure == true, keyFile == nil, r.table["key_file"] == nil {
+                issue(r.table["secure"]?.position.line, r.key("key_file"), "a secure reader needs key_file (32 hex digits, mode 0600)")
+                valid = false
+            }
+            if secure == false, let line = r.table["key_file"]?.position.line {
+                issue(line, r.key("key_file"), "key_file is only used with secure = true; set secure = true or remove it")
+                valid = false
+            }
+            var alarmInput: Int?
+            switch integer(r, "alarm_input") {
+            case .present(let value, let line):
+                if (0...255).contains(value) { alarmInput = Int(value) } else {
+                    issue(line, r.key("alarm_input"), "expected an input number from 0 to 255; got \(value)")
+                    valid = false
+                }
+            case .invalid: valid = false
+            case .absent: break
+            }
+            guard let address, let name, let purpose, let secure, let install else {
+                valid = false
+                continue
+            }
+            readers.append(.init(
+                address: Int(address), name: name, purpose: purpose, keyFile: secure ? keyFile : nil, install: install,
+                alarmInput: alarmInput))
+        }
+        return valid ? readers : nil
+    }
+
+    private mutating func boolean(_ s: Section, _ key: String, default fallback: Bool) -> Bool? {
+        guard let entry = s.table[key] else { return fallback }
+        guard case .boolean(let value) = entry.value else {
+            issue(entry.position.line, s.key(key), "expected true or false, got \(entry.value.typeDescription)")
+            return nil
+        }
+        return value
     }
 
     /// Keys that belong to another kind of device are errors, not silently ignored.
@@ -318,10 +502,16 @@ struct SchemaDecoder {
         case .cardReader: own = Self.cardReaderKeys
         case .alarmBox: own = Self.alarmBoxKeys
         case .alarmButton: own = Self.alarmButtonKeys
+        case .osdpBus: own = Self.osdpBusKeys + ["baud", "reader"]
         }
-        let foreign: [(String, String)] =
-            Self.cardReaderKeys.map { ($0, "card-reader") } + Self.alarmBoxKeys.map { ($0, "alarm-box") }
-            + Self.alarmButtonKeys.map { ($0, "alarm-button") }
+        var foreign: [(String, String)] = []
+        let owners: [(keys: [String], kind: String)] = [
+            (Self.cardReaderKeys, "card-reader"), (Self.alarmBoxKeys, "alarm-box"), (Self.alarmButtonKeys, "alarm-button"),
+            (Self.osdpBusKeys + ["reader"], "osdp-bus"),
+        ]
+        for owner in owners {
+            for key in owner.keys where !foreign.contains(where: { $0.0 == key }) { foreign.append((key, owner.kind)) }
+        }
         for (key, owner) in foreign where !own.contains(key) {
             if let entry = s.table[key] {
                 issue(entry.position.line, s.key(key), "`\(key)` applies to \(owner) devices only; this device is a \(kind.rawValue): remove it")

@@ -20,6 +20,8 @@ public struct StationConfiguration: Sendable, Hashable {
     public var log: Log
     /// `[[device]]`: the devices to read, in file order.
     public var devices: [Device]
+    /// `[sia]`: alarms also go to an alarm receiving centre over SIA DC-09 (optional).
+    public var sia: Sia?
     /// The configuration file, as it was named to the loader.
     public var file: String
 
@@ -122,6 +124,46 @@ public struct StationConfiguration: Sendable, Hashable {
         public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
     }
 
+    /// `[sia]`: an alarm receiving centre that takes SIA DC-09 over TCP.
+    public struct Sia: Sendable, Hashable {
+        /// `receiver`: `host:port`.
+        public var host: String
+        public var port: Int
+        /// `account`: the account number the centre knows this station by (3 to 16 hex digits).
+        public var account: String
+        /// `receiver_number`: the `R` field (hex), if the centre wants one.
+        public var receiverNumber: String?
+        /// `prefix`: the `L` field (hex), default `0`.
+        public var prefix: String
+        /// `format`: `SIA-DCS` or `ADM-CID`.
+        public var format: String
+        /// `key_file`: AES key (hex, 128/192/256-bit) for encrypted messages, mode 0600.
+        public var keyFile: String?
+        /// `retry_seconds`: 5 to 60.
+        public var retryInterval: Duration
+        /// `response_timeout_seconds`: 1 to 60.
+        public var responseTimeout: Duration
+        /// `link_test_seconds`: `NULL` supervision messages when idle (0: off).
+        public var linkTestInterval: Duration?
+
+        public init(
+            host: String, port: Int, account: String, receiverNumber: String? = nil, prefix: String = "0", format: String = "SIA-DCS",
+            keyFile: String? = nil, retryInterval: Duration = .seconds(10), responseTimeout: Duration = .seconds(10),
+            linkTestInterval: Duration? = .seconds(60)
+        ) {
+            self.host = host
+            self.port = port
+            self.account = account
+            self.receiverNumber = receiverNumber
+            self.prefix = prefix
+            self.format = format
+            self.keyFile = keyFile
+            self.retryInterval = retryInterval
+            self.responseTimeout = responseTimeout
+            self.linkTestInterval = linkTestInterval
+        }
+    }
+
     /// `[store]`.
     public struct Store: Sendable, Hashable {
         /// `retention_hours`: how long delivered events are kept before they are deleted.
@@ -164,6 +206,33 @@ public struct StationConfiguration: Sendable, Hashable {
         case alarmBox = "alarm-box"
         /// A dry-contact one-key alarm button on an RS-232 port's modem lines.
         case alarmButton = "alarm-button"
+        /// An RS-485 bus of OSDP card readers (`Hardware/osdp/`), with its `[[device.reader]]`s.
+        case osdpBus = "osdp-bus"
+    }
+
+    /// One OSDP reader on an `osdp-bus` (`[[device.reader]]`).
+    public struct OSDPReader: Sendable, Hashable {
+        /// `address`: 0 to 126, as set on the reader.
+        public var address: Int
+        /// `name`: unique among all devices and readers; events carry it.
+        public var name: String
+        /// `purpose`: what a tap on this reader means (default: the bus's purpose).
+        public var purpose: String
+        /// `key_file` when `secure = true`: the reader's AES-128 key (32 hex digits, mode 0600).
+        public var keyFile: String?
+        /// `install`: move a factory-fresh reader from the default key to its own key.
+        public var install: Bool
+        /// `alarm_input`: the reader input wired to a one-key alarm button, if any.
+        public var alarmInput: Int?
+
+        public init(address: Int, name: String, purpose: String, keyFile: String? = nil, install: Bool = false, alarmInput: Int? = nil) {
+            self.address = address
+            self.name = name
+            self.purpose = purpose
+            self.keyFile = keyFile
+            self.install = install
+            self.alarmInput = alarmInput
+        }
     }
 
     /// Settings of an `alarm-box` device.
@@ -230,12 +299,19 @@ public struct StationConfiguration: Sendable, Hashable {
         public var alarmBox: AlarmBoxOptions?
         /// The settings of an `alarm-button`.
         public var alarmButton: AlarmButtonOptions?
+        /// The readers of an `osdp-bus`.
+        public var osdpReaders: [OSDPReader] = []
+        /// `turnaround_gap_ms` of an `osdp-bus` (nil: the spec's two character times).
+        public var osdpTurnaroundGap: Duration?
 
         public init(
             name: String, kind: DeviceKind = .cardReader, profile: ReaderProfile?, purpose: String, port: PortSpec, baud: Int? = nil,
             dedupWindow: Duration = .milliseconds(2000), reopenInitial: Duration = .milliseconds(200), reopenMax: Duration = .milliseconds(5000),
-            alarmBox: AlarmBoxOptions? = nil, alarmButton: AlarmButtonOptions? = nil
+            alarmBox: AlarmBoxOptions? = nil, alarmButton: AlarmButtonOptions? = nil, osdpReaders: [OSDPReader] = [],
+            osdpTurnaroundGap: Duration? = nil
         ) {
+            self.osdpReaders = osdpReaders
+            self.osdpTurnaroundGap = osdpTurnaroundGap
             self.alarmBox = alarmBox
             self.alarmButton = alarmButton
             self.name = name

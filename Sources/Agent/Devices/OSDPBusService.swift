@@ -1,0 +1,288 @@
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import Metrics
+import OSDP
+import SerialTransport
+import ServiceLifecycle
+import StationConfig
+import Synchronization
+import Uplink
+
+/// A configured RS-485 bus of OSDP readers.
+public struct OSDPBusConfiguration: Sendable {
+    public struct Reader: Sendable {
+        public var address: UInt8
+        public var name: String
+        public var purpose: String
+        public var secureChannel: OSDPSecureChannelMode
+        public var alarmInput: Int?
+
+        public init(address: UInt8, name: String, purpose: String, secureChannel: OSDPSecureChannelMode, alarmInput: Int?) {
+            self.address = address
+            self.name = name
+            self.purpose = purpose
+            self.secureChannel = secureChannel
+            self.alarmInput = alarmInput
+        }
+    }
+
+    public var name: String
+    public var port: PortSpec
+    public var baud: Int
+    public var turnaroundGap: Duration?
+    public var readers: [Reader]
+    public var reopen: RetryPolicy
+
+    public init(name: String, port: PortSpec, baud: Int, turnaroundGap: Duration?, readers: [Reader], reopen: RetryPolicy) {
+        self.name = name
+        self.port = port
+        self.baud = baud
+        self.turnaroundGap = turnaroundGap
+        self.readers = readers
+        self.reopen = reopen
+    }
+
+    var panelConfiguration: OSDPControlPanelConfiguration {
+        var configuration = OSDPControlPanelConfiguration(
+            readers: readers.map { OSDPReaderConfiguration(address: $0.address, name: $0.name, secureChannel: $0.secureChannel) })
+        configuration.baudRate = baud
+        configuration.turnaroundGap = turnaroundGap
+        return configuration
+    }
+}
+
+/// Runs one OSDP bus as its control panel: the pure `OSDPControlPanel` state machine is driven on
+/// a dedicated thread (serial reads block), its events come here: a card becomes a stored tap
+/// (then the reader shows "accepted"), the input wired to a one-key alarm becomes a latched
+/// alarm, tamper and power reports become events, a reader silent for 8 s is reported offline
+/// and online again when it answers. An operator's acknowledgement of an alarm raised on a
+/// reader is shown on that reader's LED and buzzer.
+public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
+    let bus: OSDPBusConfiguration
+    let store: EventStore
+    let coordinator: AlarmCoordinator
+    let ports: any SerialPortProvider
+    let clock: C
+    let logger: Logger
+
+    public init(
+        bus: OSDPBusConfiguration, store: EventStore, coordinator: AlarmCoordinator, ports: any SerialPortProvider, clock: C,
+        logger: Logger
+    ) {
+        self.bus = bus
+        self.store = store
+        self.coordinator = coordinator
+        self.ports = ports
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "device"] = "\(bus.name)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await runForever() }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    private func runForever() async throws {
+        var failures = 0
+        var busState = DeviceState.unknown
+        var readerStates: [String: DeviceState] = [:]
+        var deduplicator = TapDeduplicator(window: .seconds(1))
+        let origin = clock.now
+        while !Task.isCancelled {
+            let port: any SerialPort
+            do {
+                port = try ports.open(bus.port, settings: SerialSettings(baud: bus.baud))
+            } catch {
+                failures += 1
+                if busState != .offline {
+                    _ = try await store.append(NewEvent(kind: .deviceOffline, device: bus.name, detail: "cannot open \(bus.port): \(error)"))
+                    try await store.setDeviceState(bus.name, state: .offline, detail: "\(error)")
+                    busState = .offline
+                    logger.warning("cannot open the OSDP bus; retrying", metadata: ["error": "\(error)"])
+                }
+                try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+                continue
+            }
+            failures = 0
+            if busState == .offline {
+                _ = try await store.append(NewEvent(kind: .deviceOnline, device: bus.name, detail: "open on \(port.name)"))
+            }
+            try await store.setDeviceState(bus.name, state: .online, detail: port.name)
+            busState = .online
+
+            let driver: OSDPDriver
+            do {
+                driver = try OSDPDriver(port: port, configuration: bus.panelConfiguration, logger: logger)
+            } catch {
+                port.close()
+                logger.critical("the OSDP bus configuration is invalid", metadata: ["error": "\(error)"])
+                throw error
+            }
+            defer { driver.stop() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for reader in bus.readers where reader.alarmInput != nil {
+                    group.addTask { await showAlarmProgress(on: reader, through: driver) }
+                }
+                for await event in driver.events {
+                    try await handle(
+                        event, driver: driver, readerStates: &readerStates, deduplicator: &deduplicator,
+                        now: origin.duration(to: clock.now))
+                }
+                group.cancelAll()
+            }
+            // The line was lost: every reader restarts with discovery on the next panel.
+            _ = try await store.append(NewEvent(kind: .deviceOffline, device: bus.name, detail: "lost \(port.name)"))
+            try await store.setDeviceState(bus.name, state: .offline, detail: "lost \(port.name)")
+            busState = .offline
+            failures = 1
+            try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+        }
+    }
+
+    private func handle(
+        _ event: OSDPEvent, driver: OSDPDriver, readerStates: inout [String: DeviceState], deduplicator: inout TapDeduplicator,
+        now: Duration
+    ) async throws {
+        guard let reader = bus.readers.first(where: { $0.address == event.address }) else { return }
+        switch event.kind {
+        case .cardRead(let card):
+            let read: CardRead
+            if let decoded = card.wiegand.card {
+                read = CardRead(uid: "\(decoded.facilityCode):\(decoded.cardNumber)", format: decoded.format.rawValue)
+            } else {
+                read = CardRead(uid: card.raw.bitString, format: "osdp-raw-\(card.raw.bitCount)")
+            }
+            guard deduplicator.admit("\(reader.address)/\(read.uid)", at: now) else { return }
+            let stored = try await store.append(NewEvent(kind: .cardTap, device: reader.name, purpose: reader.purpose, card: read))
+            driver.feedback(.accepted, to: reader.address)
+            logger.info(
+                "card tap stored",
+                metadata: ["reader": "\(reader.name)", "event.seq": "\(stored.seq)", "card": "\(CardReaderService<C>.masked(read.uid))"])
+        case .inputChanged(let input, let active):
+            guard input == reader.alarmInput else {
+                logger.info("reader input changed", metadata: ["reader": "\(reader.name)", "input": "\(input)", "active": "\(active)"])
+                return
+            }
+            if active {
+                _ = try await coordinator.raise(device: reader.name, purpose: reader.purpose, detail: "one-key alarm on OSDP input \(input)")
+            }
+        case .tamperChanged(let tampered):
+            _ = try await store.append(
+                NewEvent(kind: .tamper, device: reader.name, purpose: reader.purpose, detail: tampered ? "reader tamper" : "reader tamper cleared"))
+        case .powerChanged(let failure):
+            _ = try await store.append(
+                NewEvent(kind: failure ? .powerLoss : .powerRestored, device: reader.name, purpose: reader.purpose, detail: "reported by the reader"))
+        case .offline(let silentFor):
+            _ = try await store.append(
+                NewEvent(kind: .deviceOffline, device: reader.name, purpose: reader.purpose, detail: "no reply for \(silentFor)"))
+            try await store.setDeviceState(reader.name, state: .offline, detail: "no reply for \(silentFor)")
+            readerStates[reader.name] = .offline
+        case .online:
+            if readerStates[reader.name] == .offline {
+                _ = try await store.append(NewEvent(kind: .deviceOnline, device: reader.name, purpose: reader.purpose, detail: "answers again"))
+            }
+            try await store.setDeviceState(reader.name, state: .online, detail: "OSDP address \(reader.address)")
+            readerStates[reader.name] = .online
+        case .secureChannelFailed(let reason):
+            _ = try await store.append(
+                NewEvent(kind: .deviceFault, device: reader.name, purpose: reader.purpose, detail: "secure channel: \(reason)"))
+            logger.error("OSDP secure channel failed", metadata: ["reader": "\(reader.name)", "reason": "\(reason)"])
+        case .keyInstalled:
+            logger.notice("OSDP key installed; set install = false for this reader", metadata: ["reader": "\(reader.name)"])
+        case .secureChannelEstablished(let defaultKey):
+            logger.info("OSDP secure channel established", metadata: ["reader": "\(reader.name)", "default_key": "\(defaultKey)"])
+        case .keypad(let keys):
+            logger.info("keypad input (not forwarded in this version)", metadata: ["reader": "\(reader.name)", "keys": "\(keys.text.count)"])
+        case .identified, .capabilities, .commandAcknowledged:
+            return
+        case .commandRejected, .capabilityMissing, .commandDropped, .protocolError:
+            logger.debug("OSDP", metadata: ["reader": "\(reader.name)", "event": "\(event.kind)"])
+        }
+    }
+
+    /// Shows an operator's acknowledgement of an alarm raised on this reader's input.
+    private func showAlarmProgress(on reader: OSDPBusConfiguration.Reader, through driver: OSDPDriver) async {
+        for await indication in await coordinator.indications(for: reader.name) {
+            switch indication {
+            case .acknowledged, .dispatched: driver.feedback(.alarmAcknowledged, to: reader.address)
+            case .idle: driver.feedback(.idle, to: reader.address)
+            default: continue
+            }
+        }
+    }
+}
+
+/// The control panel on its own thread: reads the port with a short timeout, feeds the state
+/// machine, writes what it says, and hands its events to an async stream. Feedback commands from
+/// the async side are queued under a lock and enqueued between reads.
+final class OSDPDriver: Sendable {
+    let events: AsyncStream<OSDPEvent>
+    private let shared = Shared()
+
+    /// What the thread and the async side share.
+    private final class Shared: Sendable {
+        let feedback = Mutex<[(OSDPFeedback, UInt8)]>([])
+        let stopped = Atomic<Bool>(false)
+    }
+
+    init(port: any SerialPort, configuration: OSDPControlPanelConfiguration, logger: Logger) throws {
+        let initial = try OSDPControlPanel(configuration: configuration)
+        let (events, sink) = AsyncStream<OSDPEvent>.makeStream()
+        self.events = events
+        let thread = Thread { [shared] in
+            var panel = initial
+            let clock = ContinuousClock()
+            let origin = clock.now
+            var actions = panel.start(now: .zero)
+            loop: while !shared.stopped.load(ordering: .relaxed) {
+                for action in actions {
+                    switch action {
+                    case .send(let bytes):
+                        do {
+                            try port.write(bytes)
+                        } catch {
+                            logger.warning("OSDP write failed", metadata: ["error": "\(error)"])
+                            if let serial = error as? SerialError, serial.code == .hangup || serial.code == .closed { break loop }
+                        }
+                    case .event(let event):
+                        sink.yield(event)
+                    }
+                }
+                for (feedback, address) in shared.feedback.withLock({ queue in defer { queue.removeAll() }; return queue }) {
+                    for command in feedback.commands(reader: 0) { try? panel.enqueue(command, for: address) }
+                }
+                let now = clock.now - origin
+                let wait = min(max((panel.nextDeadline ?? now + .milliseconds(20)) - now, .zero), .milliseconds(20))
+                let bytes: [UInt8]
+                do {
+                    bytes = try port.read(maxCount: 512, timeout: max(wait, .milliseconds(1)))
+                } catch {
+                    logger.warning("OSDP bus line lost", metadata: ["error": "\(error)"])
+                    break loop
+                }
+                let later = clock.now - origin
+                actions = bytes.isEmpty ? panel.tick(now: later) : panel.receive(bytes, now: later)
+            }
+            port.close()
+            sink.finish()
+        }
+        thread.name = "osdp-bus \(port.name)"
+        thread.start()
+    }
+
+    func feedback(_ feedback: OSDPFeedback, to address: UInt8) {
+        shared.feedback.withLock { $0.append((feedback, address)) }
+    }
+
+    func stop() {
+        shared.stopped.store(true, ordering: .relaxed)
+    }
+}

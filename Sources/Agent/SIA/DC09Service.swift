@@ -1,0 +1,97 @@
+import EventModel
+import EventStore
+import Foundation
+import Logging
+import SIADC09
+import ServiceLifecycle
+
+/// Where and how alarms also go over SIA DC-09.
+public struct DC09Settings: Sendable {
+    public var host: String
+    public var port: Int
+    public var configuration: DC09TransmitterConfiguration
+
+    public init(host: String, port: Int, configuration: DC09TransmitterConfiguration) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+    }
+}
+
+/// Sends the alarm lane (alarms, their resets, tamper) to an alarm receiving centre over SIA
+/// DC-09, in addition to the HTTP platform, in sequence order, each event until the receiver
+/// ACKs it (or refuses it with DUH). Its own cursor is stored, so a restart neither loses nor
+/// repeats an event; the DC-09 sequence number survives restarts in `dc09-sequence`.
+///
+/// The first start with DC-09 configured begins with events stored from then on: earlier alarms
+/// went to the platform only.
+public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
+    static var cursorKey: String { "dc09_cursor" }
+
+    let settings: DC09Settings
+    let store: EventStore
+    let clock: C
+    let logger: Logger
+
+    public init(settings: DC09Settings, store: EventStore, clock: C, logger: Logger) {
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "dc09.receiver"] = "\(settings.host):\(settings.port)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let sequences = DC09FileSequenceStore(
+            path: ((store.directory ?? NSTemporaryDirectory()) as NSString).appendingPathComponent("dc09-sequence"))
+        let link = try DC09Link(
+            configuration: settings.configuration, host: settings.host, port: settings.port, sequenceStore: sequences, logger: logger)
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await link.run() }
+                    group.addTask { try await forward(through: link) }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    private func forward(through link: DC09Link) async throws {
+        var cursor: Int64
+        if let saved = try await store.metaValue(Self.cursorKey).flatMap(Int64.init) {
+            cursor = saved
+        } else {
+            cursor = try await store.summary().lastSeq
+            try await store.setMetaValue(Self.cursorKey, String(cursor))
+        }
+        while !Task.isCancelled {
+            let events = try await store.laneEvents(.alarm, afterSeq: cursor, limit: 20)
+            if events.isEmpty {
+                try await clock.sleep(for: .milliseconds(50))
+                continue
+            }
+            for event in events {
+                if let message = DC09Event(event.event) {
+                    switch await link.deliver(message, id: event.id) {
+                    case .delivered(let sequence, let attempts):
+                        logger.notice(
+                            "DC-09 receiver acknowledged", metadata: ["event.seq": "\(event.seq)", "dc09.sequence": "\(sequence)", "attempts": "\(attempts)"])
+                    case .refused(let sequence, let reason):
+                        logger.error(
+                            "DC-09 receiver refused an event (DUH); it is not repeated",
+                            metadata: ["event.seq": "\(event.seq)", "dc09.sequence": "\(sequence)", "reason": "\(reason)"])
+                    case .stopped:
+                        return
+                    }
+                }
+                cursor = event.seq
+                try await store.setMetaValue(Self.cursorKey, String(cursor))
+            }
+        }
+    }
+}
