@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import SerialTransport
 import StationConfig
+import SystemdNotify
 
 /// Exit status for a configuration the agent cannot use (`EX_CONFIG` from sysexits.h); the
 /// systemd unit does not restart on it, because a restart cannot fix a bad file.
@@ -53,10 +54,35 @@ struct Run: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        var logger = Logger(label: "station.agent")
-        logger[metadataKey: "station"] = "\(settings.stationID)"
+        var agentLogger = Logger(label: "station.agent")
+        agentLogger[metadataKey: "station"] = "\(settings.stationID)"
+        let logger = agentLogger
+        let notifier = SystemdNotifier()
         do {
-            try await StationAgent.run(settings: settings, logger: logger)
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await StationAgent.run(settings: settings, logger: logger, onReady: {
+                        do {
+                            try notifier.notify([.ready, .status("running: \(settings.readers.count) reader(s)")])
+                        } catch {
+                            logger.warning("sd_notify failed", metadata: ["error": "\(error)"])
+                        }
+                    })
+                    return true
+                }
+                if notifier.watchdogInterval != nil {
+                    group.addTask {
+                        await notifier.feedWatchdog { logger.warning("watchdog ping failed", metadata: ["error": "\($0)"]) }
+                        return false
+                    }
+                }
+                // Run until the agent stops (or throws), then stop feeding the watchdog.
+                while let agentFinished = try await group.next() {
+                    if agentFinished { break }
+                }
+                group.cancelAll()
+            }
+            _ = try? notifier.notify(.stopping)
         } catch let error as EventStoreError {
             logger.critical("cannot use the event store", metadata: ["error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
