@@ -32,17 +32,46 @@ public final class EventStore: Sendable {
     /// The state directory the database lives in (`nil` for an in-memory store).
     public var directory: String? { path.map { ($0 as NSString).deletingLastPathComponent } }
 
-    private init(writer: any DatabaseWriter, path: String?, logger: Logger) {
+    /// The space policy the store enforces on every commit.
+    public let policy: StoragePolicy
+    /// What `open` did if it found the database corrupt (moved aside, salvaged), else nil.
+    public let salvage: SalvageReport?
+
+    private init(writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil) {
         self.writer = writer
         self.path = path
         self.logger = logger
+        self.policy = policy
+        self.salvage = salvage
         self.bootID = EventStore.readBootID()
         let doorbell = LaneDoorbell()
         self.doorbell = doorbell
         let bootID = self.bootID
         self.committer = GroupCommitter { events in
-            let stored = try await writer.write { db in
-                try EventStore.insert(events, bootID: bootID, db: db)
+            let stored: [StoredEvent]
+            do {
+                stored = try await writer.write { db in
+                    try EventStore.makeRoom(for: events, policy: policy, db: db)
+                    return try EventStore.insert(events, bootID: bootID, db: db)
+                }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && events.contains(where: { $0.lane == .alarm }) {
+                // An alarm must find room: drop delivered events, then the oldest taps, to free
+                // pages inside the file, and try once more.
+                do {
+                    stored = try await writer.write { db in
+                        var freed: Int64 = 0
+                        _ = try EventStore.evict(db: db) {
+                            defer { freed += 1 }
+                            return freed < 4
+                        }
+                        return try EventStore.insert(events, bootID: bootID, db: db)
+                    }
+                    logger.warning("storage full: evicted events to store an alarm", metadata: ["store.path": "\(path ?? ":memory:")"])
+                } catch {
+                    throw EventStore.writeError(error, path: path)
+                }
+            } catch {
+                throw EventStore.writeError(error, path: path)
             }
             for lane in Set(stored.map(\.lane)) { doorbell.ring(lane) }
             return stored
@@ -53,6 +82,17 @@ public final class EventStore: Sendable {
     ///
     /// Runs the migrations, switches the writer to `synchronous=FULL`, and checks that it took.
     public static func open(directory: String, logger: Logger = Logger(label: "station.store")) throws -> EventStore {
+        try open(directory: directory, policy: .unlimited, logger: logger)
+    }
+
+    /// Opens (or creates) the store in `directory` with a space `policy`.
+    ///
+    /// Before opening, runs `PRAGMA quick_check` (``StoragePolicy/integrityCheckAtOpen``); a
+    /// corrupt file is moved aside as `events.sqlite.corrupt-<UTC time>` (with its `-wal`/`-shm`),
+    /// a fresh store is created, every row that can still be read is copied into it with its id
+    /// and sequence number, and new sequence numbers continue above the old ones. What happened
+    /// is in ``salvage`` (and in the `meta` table as `last_salvage`).
+    public static func open(directory: String, policy: StoragePolicy, logger: Logger = Logger(label: "station.store")) throws -> EventStore {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw EventStoreError(
@@ -65,6 +105,11 @@ public final class EventStore: Sendable {
                 "the state directory is not writable by this user; fix its owner or permissions (chown the directory to the agent's user)")
         }
         let path = (directory as NSString).appendingPathComponent(fileName)
+        finishInterruptedSalvage(path: path)
+        var salvage: SalvageReport?
+        if policy.integrityCheckAtOpen, let problem = try integrityProblem(path: path) {
+            salvage = try recover(path: path, problem: problem, logger: logger)
+        }
         var configuration = Configuration()
         configuration.label = "station.events"
         configuration.busyMode = .timeout(5)
@@ -74,7 +119,7 @@ public final class EventStore: Sendable {
         } catch {
             throw EventStoreError(.openFailed, path: path, "cannot open the event database: \(error)")
         }
-        return try EventStore(prepared: pool, path: path, logger: logger)
+        return try EventStore(prepared: pool, path: path, logger: logger, policy: policy, salvage: salvage)
     }
 
     /// Opens an existing store for reading only (the `status` command), without migrating or
@@ -98,11 +143,13 @@ public final class EventStore: Sendable {
     }
 
     /// An in-memory store for unit tests (same schema, same code paths, no durability).
-    public static func inMemory(logger: Logger = Logger(label: "station.store")) throws -> EventStore {
-        try EventStore(prepared: DatabaseQueue(), path: nil, logger: logger)
+    public static func inMemory(policy: StoragePolicy = .unlimited, logger: Logger = Logger(label: "station.store")) throws -> EventStore {
+        try EventStore(prepared: DatabaseQueue(), path: nil, logger: logger, policy: policy)
     }
 
-    private convenience init(prepared writer: any DatabaseWriter, path: String?, logger: Logger) throws {
+    private convenience init(
+        prepared writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil
+    ) throws {
         do {
             try EventStore.migrator.migrate(writer)
             // GRDB's DatabasePool resets the writer to NORMAL after `prepareDatabase`; set FULL on
@@ -113,7 +160,7 @@ public final class EventStore: Sendable {
         } catch {
             throw EventStoreError(.openFailed, path: path ?? ":memory:", "cannot prepare the event database: \(error)")
         }
-        self.init(writer: writer, path: path, logger: logger)
+        self.init(writer: writer, path: path, logger: logger, policy: policy, salvage: salvage)
         let level = try synchronousLevel()
         guard level == 2 else {
             throw EventStoreError(
@@ -335,10 +382,15 @@ public final class EventStore: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v3-lane-seq-index") { db in
+            // Lets a second destination (SIA DC-09) walk the alarm lane by sequence number,
+            // delivered or not, without scanning the taps.
+            try db.execute(sql: "CREATE INDEX events_lane_seq ON events(lane, seq)")
+        }
         return migrator
     }
 
-    private static let columns =
+    static let columns =
         "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms"
 
     private static func insert(_ events: [NewEvent], bootID: String?, db: Database) throws -> [StoredEvent] {
@@ -364,7 +416,7 @@ public final class EventStore: Sendable {
         return stored
     }
 
-    private static func decode(_ row: Row) throws -> StoredEvent {
+    static func decode(_ row: Row) throws -> StoredEvent {
         let kindText: String = row["kind"]
         guard let kind = EventKind(rawValue: kindText) else {
             throw EventStoreError(

@@ -8,6 +8,12 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible {
         case stateDirectoryNotWritable
         case openFailed
         case unknownEventKind
+        /// The disk or the store's page cap is full (SQLITE_FULL); nothing was stored.
+        case storageFull
+        /// The database file is corrupt (SQLITE_CORRUPT / SQLITE_NOTADB).
+        case corrupt
+        /// The storage layer failed a write (I/O error, read-only remount).
+        case writeFailed
     }
 
     public var code: Code

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses against the pure decoders' sources and runs each for
+# SECONDS (default 30). A crash leaves its input in $FUZZ_BUILD/crashes/<harness>/ and makes
+# this script exit non-zero; turn such an input into a regression test (see docs/reliability.md).
+#
+#   Fuzz/run.sh            # short run (CI)
+#   Fuzz/run.sh 3600       # long run, on demand
+#   FUZZ_ONLY=osdp Fuzz/run.sh 60
+set -euo pipefail
+seconds="${1:-30}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${FUZZ_BUILD:-/tmp/station-fuzz}"
+mkdir -p "$build"
+export SWIFT_BACKTRACE=enable=no
+
+device_sources=$(find "$root/Sources/DeviceProtocols" -name '*.swift' | sort)
+osdp_sources="$root/Sources/OSDP/FrameDecoder.swift $root/Sources/OSDP/CRC.swift $root/Sources/OSDP/Packet.swift $root/Sources/OSDP/Codes.swift"
+
+declare -A harness sources
+harness[card]="$root/Fuzz/FuzzCardFrameDecoder.swift";  sources[card]="$device_sources"
+harness[alarmbox]="$root/Fuzz/FuzzAlarmBoxLink.swift";  sources[alarmbox]="$device_sources"
+harness[osdp]="$root/Fuzz/FuzzOSDPFrameDecoder.swift";  sources[osdp]="$osdp_sources"
+
+status=0
+for name in card alarmbox osdp; do
+    if [[ -n "${FUZZ_ONLY:-}" && "$FUZZ_ONLY" != "$name" ]]; then continue; fi
+    binary="$build/fuzz-$name"
+    # shellcheck disable=SC2086
+    swiftc -sanitize=fuzzer,address -parse-as-library -Onone -o "$binary" "${harness[$name]}" ${sources[$name]} 2>&1 \
+        | grep -v 'ld.gold: warning: Cannot export local symbol' || true
+    [[ -x "$binary" ]] || { echo "fuzz: building $name failed" >&2; exit 2; }
+    mkdir -p "$build/corpus/$name" "$build/crashes/$name"
+    echo "fuzz: $name for ${seconds}s"
+    if ! "$binary" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$build/crashes/$name/" "$build/corpus/$name" > "$build/$name.log" 2>&1; then
+        echo "fuzz: $name FOUND A CRASH; inputs in $build/crashes/$name/, log in $build/$name.log" >&2
+        status=1
+    fi
+    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$build/$name.log" | sed "s/^/fuzz: $name /" || true
+done
+exit $status
