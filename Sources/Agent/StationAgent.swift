@@ -78,7 +78,14 @@ public enum StationAgent {
         settings: AgentSettings, logger: Logger, ports: any SerialPortProvider = LiveSerialPortProvider(),
         lines: any ModemLineProvider = LiveModemLineProvider(), onReady: @Sendable () -> Void = {}
     ) async throws {
-        let store = try EventStore.open(directory: settings.stateDirectory, logger: logger)
+        let store = try EventStore.open(
+            directory: settings.stateDirectory,
+            policy: StoragePolicy(maxBytes: settings.storeBudgetBytes, alarmReserveBytes: settings.alarmReserveBytes),
+            logger: logger)
+        if let salvage = store.salvage {
+            logger.error("the event store was corrupt; moved aside and salvaged", metadata: ["store.salvage": "\(salvage)"])
+            _ = try await store.append(NewEvent(kind: .deviceFault, device: "event-store", detail: salvage.description))
+        }
         let http = try PlatformClient.makeHTTPClient(caFile: settings.caFile, connectTimeout: min(settings.requestTimeout, .seconds(5)))
         let services: [any Service]
         do {

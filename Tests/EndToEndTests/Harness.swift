@@ -177,7 +177,7 @@ final class EmulatorProcess: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: #"{"operatorName": "e2e-operator"}"#))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else { throw HarnessError("\(action) answered \(response.status): \(String(buffer: body))") }
     }
@@ -187,12 +187,12 @@ final class EmulatorProcess: Sendable {
         request.method = .PUT
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: json))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
         guard response.status == .ok else { throw HarnessError("PUT faults answered \(response.status)") }
     }
 
     private func get<T: Decodable>(_ path: String) async throws -> T {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(5))
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(15))
         let body = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok else { throw HarnessError("GET \(path) answered \(response.status): \(String(buffer: body))") }
         return try JSONDecoder().decode(T.self, from: body)

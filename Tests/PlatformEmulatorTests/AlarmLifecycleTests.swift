@@ -48,9 +48,9 @@ struct AlarmLifecycleTests {
         signal.advance("station-1")
         #expect(signal.version(of: "station-1") == version + 1)
         let start = ContinuousClock.now
-        await signal.wait(for: "station-1", past: version, timeout: .seconds(30))
+        await signal.wait(for: "station-1", past: version, timeout: .seconds(60))
         // Milliseconds when the machine is idle; the bound leaves room for a loaded CI runner.
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(signal.waitingCount == 0)
     }
 
@@ -64,7 +64,7 @@ struct AlarmLifecycleTests {
         }
         let elapsed = ContinuousClock.now - start
         #expect(elapsed >= .milliseconds(300))
-        #expect(elapsed < .seconds(5))
+        #expect(elapsed < .seconds(20))
         #expect(signal.waitingCount == 0)
     }
 
@@ -74,13 +74,13 @@ struct AlarmLifecycleTests {
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<3 {
-                group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(30)) }
+                group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(60)) }
             }
             try await waitUntil { signal.waitingCount == 3 }
             signal.advance("station-1")
             try await group.waitForAll()
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(signal.waitingCount == 0)
     }
 
@@ -89,12 +89,12 @@ struct AlarmLifecycleTests {
         let signal = CommandSignal()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(30)) }
+            group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(60)) }
             try await waitUntil { signal.waitingCount == 1 }
             group.cancelAll()
             try await group.waitForAll()
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(signal.waitingCount == 0)
     }
 
@@ -104,13 +104,13 @@ struct AlarmLifecycleTests {
         let start = ContinuousClock.now
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(30)) }
+                group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(60)) }
                 try await waitUntil { signal.waitingCount == 1 }
                 trigger.triggerGracefulShutdown()
                 try await group.waitForAll()
             }
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(signal.waitingCount == 0)
     }
 }

@@ -141,7 +141,7 @@ final class AlarmBoxTestHost: Sendable {
 }
 
 /// Polls `condition` every 10 ms for at most `timeout`; returns whether it became true.
-func alarmBoxEventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+func alarmBoxEventually(timeout: Duration = .seconds(15), _ condition: () -> Bool) async -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
     while clock.now < deadline {

@@ -399,7 +399,7 @@ struct SchemaRuleTests {
             "station.toml:6: device[0].name: expected 1 to 32 characters of a-z 0-9 _ -; got \"\(String(repeating: "r", count: 33))\"",
         ])
         #expect(issues(withDevice(device().replacingOccurrences(of: "\"card-reader\"", with: "\"reader\""))) == [
-            "station.toml:7: device[0].kind: expected one of card-reader, alarm-box, alarm-button; got \"reader\"; did you mean \"card-reader\"?",
+            "station.toml:7: device[0].kind: expected one of card-reader, alarm-box, alarm-button, osdp-bus; got \"reader\"; did you mean \"card-reader\"?",
         ])
         #expect(issues(withDevice(device().replacingOccurrences(of: "\"rdm6300\"", with: "\"rdm630\""))) == [
             "station.toml:8: device[0].profile: expected one of rdm6300, em18, text-hex, text-decimal; got \"rdm630\"; did you mean \"rdm6300\"?",
@@ -542,8 +542,8 @@ struct SchemaUnknownTests {
             ("[station.locaton]\ngrid = \"x\"", 1, "station.locaton: unknown table; did you mean `[station.location]`?"),
             ("[plattform]\nurl = \"x\"", 1, "plattform: unknown table; did you mean `[platform]`?"),
             ("[devices]\nname = \"x\"", 1, "devices: unknown table; did you mean `[[device]]`?"),
-            ("[[readers]]\nname = \"x\"", 1, "readers: unknown table; a configuration has the tables [station], [platform], [store], [log], [[device]]"),
-            ("answer = 42", 1, "answer: unknown key; a configuration has the tables [station], [platform], [store], [log], [[device]]"),
+            ("[[readers]]\nname = \"x\"", 1, "readers: unknown table; a configuration has the tables [station], [platform], [store], [log], [[device]], [sia]"),
+            ("answer = 42", 1, "answer: unknown key; a configuration has the tables [station], [platform], [store], [log], [[device]], [sia]"),
             ("[station]\nmystery = 1", 2, "station.mystery: unknown key; [station] takes id, name, state_dir, table [station.location]"),
         ]
         for (fragment, line, expected) in cases {
@@ -562,7 +562,7 @@ struct SchemaUnknownTests {
             "station.toml:11: device[0].baudrate: unknown key; did you mean `baud`?",
         ])
         #expect(issues(withDevice(device("\"weird key\" = 1"))) == [
-            "station.toml:11: device[0].\"weird key\": unknown key; [[device]] takes name, kind, profile, purpose, port, usb_vendor, usb_product, usb_serial, baud, dedup_window_ms, reopen_initial_ms, reopen_max_ms, supervision_seconds, input, drive, wiring, debounce_ms, minimum_press_ms, poll_ms",
+            "station.toml:11: device[0].\"weird key\": unknown key; [[device]] takes name, kind, profile, purpose, port, usb_vendor, usb_product, usb_serial, baud, dedup_window_ms, reopen_initial_ms, reopen_max_ms, supervision_seconds, input, drive, wiring, debounce_ms, minimum_press_ms, poll_ms, turnaround_gap_ms, table [[device.reader]]",
         ])
     }
 
