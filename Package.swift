@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "station-agent", targets: ["StationAgentCLI"]),
         .executable(name: "station-sim", targets: ["StationSim"]),
+        .executable(name: "station-bench", targets: ["StationBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -189,6 +190,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Simulator/StationSim",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Benchmarks
+        .executableTarget(
+            name: "StationBench",
+            dependencies: [
+                "EventStore", "EventModel", "VirtualDevices", "DeviceProtocols", "OSDP", "SIADC09",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/StationBench",
             swiftSettings: swiftSettings
         ),
 

@@ -85,8 +85,7 @@ extension EventStore {
     /// Resets a latched alarm: stores an `alarm_reset` event that refers to it and removes the
     /// latch, in one durable commit. Returns the reset event, or nil if it was not latched.
     public func resetAlarm(_ eventID: String, device: String, detail: String) async throws -> StoredEvent? {
-        let latched = try await latchedAlarms().contains { $0.eventID == eventID }
-        guard latched else { return nil }
+        guard try await latch(eventID) != nil else { return nil }
         let reset = try await append(NewEvent(kind: .alarmReset, device: device, detail: detail, related: eventID))
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM alarm_latches WHERE event_id = ?", arguments: [eventID])
@@ -105,8 +104,8 @@ extension EventStore {
                            CASE WHEN e.delivered_at_ms IS NULL THEN 'stored' ELSE 'received' END,
                            e.stored_at_ms, e.stored_at_ms
                     FROM events e
-                    WHERE e.kind = 'alarm'
-                      AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'alarm_reset' AND r.related = e.id)
+                    WHERE e.lane = 'alarm' AND e.kind = 'alarm'
+                      AND NOT EXISTS (SELECT 1 FROM events r WHERE r.related = e.id AND r.kind = 'alarm_reset')
                     """)
             return try Row.fetchAll(db, sql: "SELECT * FROM alarm_latches ORDER BY seq").map(Self.latch)
         }

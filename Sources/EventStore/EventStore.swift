@@ -387,6 +387,10 @@ public final class EventStore: Sendable {
             // delivered or not, without scanning the taps.
             try db.execute(sql: "CREATE INDEX events_lane_seq ON events(lane, seq)")
         }
+        migrator.registerMigration("v4-related-index") { db in
+            // Finding an alarm's reset (latch rebuild at start) without scanning every event.
+            try db.execute(sql: "CREATE INDEX events_related ON events(related) WHERE related IS NOT NULL")
+        }
         return migrator
     }
 

@@ -150,8 +150,9 @@ struct AlarmEndToEndTests {
                 """)
         let agent = try station.startAgent()
         #expect(await eventually { try button.drivedDTR() }, "the agent powers the contact; log:\n\(agent.log)")
-        try button.press(for: .milliseconds(100))  // too short: not an alarm
-        try button.press(for: .milliseconds(600))
+        try await button.hold(for: .milliseconds(100))  // too short: not an alarm
+        try await Task.sleep(for: .milliseconds(200))
+        try await button.hold(for: .milliseconds(600))
         #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
         let alarms = try await platform.received().filter { $0.event.kind == "alarm" }
         #expect(alarms.count == 1, "the short touch was ignored")

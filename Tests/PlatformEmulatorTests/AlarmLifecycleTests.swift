@@ -115,12 +115,12 @@ struct AlarmLifecycleTests {
     }
 }
 
-/// Polls `condition` every 5 ms for up to 5 s.
+/// Polls `condition` every 5 ms for up to 20 s (a guard against hangs, not a timing test).
 func waitUntil(_ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(5)
+    let deadline = ContinuousClock.now + .seconds(20)
     while try await !condition() {
         guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within 5 s")
+            Issue.record("condition not met within 20 s")
             return
         }
         try await Task.sleep(for: .milliseconds(5))

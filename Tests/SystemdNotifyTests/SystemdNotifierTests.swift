@@ -154,8 +154,8 @@ func temporarySocketPath() -> String {
         var pings: [String] = []
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await notifier.feedWatchdog() }
-            // Wait (on a loaded machine, as long as it takes up to 5 s) for repeated pings.
-            let deadline = ContinuousClock.now + .seconds(5)
+            // Wait (on a loaded machine, as long as it takes up to 20 s) for repeated pings.
+            let deadline = ContinuousClock.now + .seconds(20)
             while pings.count < 3 && ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(10))
                 pings += drain()
