@@ -48,40 +48,18 @@ struct Demo: AsyncParsableCommand {
             handler.logLevel = .warning
             return handler
         }
-        let agentPath = try locateAgent()
-        let directory = try makeWorkdir()
+        let agentPath = try SimulatorSupport.locateAgent(agent)
+        let directory = try SimulatorSupport.makeWorkdir(workdir, prefix: "station-demo")
         defer {
             if !keep && workdir == nil { try? FileManager.default.removeItem(atPath: directory) }
         }
         let output = DemoOutput()
         output.say("demo", "working in \(directory)")
 
-        let store = try EmulatorStore(path: directory + "/platform.sqlite")
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = buildEmulatorApplication(
-            configuration: EmulatorConfiguration(host: "127.0.0.1", port: 0, databasePath: directory + "/platform.sqlite"),
-            store: store, logger: Logger(label: "station.platform")
-        ) { port in
-            portContinuation.yield(port)
-            portContinuation.finish()
-        }
-
-        let platform = ServiceGroup(
-            configuration: .init(services: [app], logger: Logger(label: "station.platform")))
-        let outcome = try await withThrowingTaskGroup(of: DemoOutcome?.self, returning: DemoOutcome?.self) { group in
-            group.addTask {
-                try await platform.run()
-                return nil
-            }
-            guard let port = await ports.first(where: { _ in true }) else {
-                throw DemoFailure("the platform emulator did not start listening")
-            }
+        let outcome = try await SimulatorSupport.withEmulator(databasePath: directory + "/platform.sqlite") { port, store in
             output.say("platform", "emulator listening on http://127.0.0.1:\(port)")
-            let result = try await runStation(platformPort: port, store: store, directory: directory, agentPath: agentPath, output: output)
-            await platform.triggerGracefulShutdown()
-            return result
+            return try await runStation(platformPort: port, store: store, directory: directory, agentPath: agentPath, output: output)
         }
-        guard let outcome else { throw DemoFailure("the platform emulator stopped unexpectedly") }
         if outcome.missing.isEmpty && outcome.alarmsClosed == alarms {
             output.say(
                 "demo",
@@ -271,34 +249,6 @@ struct Demo: AsyncParsableCommand {
                 """
         }
         return text
-    }
-
-    private func locateAgent() throws -> String {
-        if let agent {
-            guard FileManager.default.isExecutableFile(atPath: agent) else {
-                throw DemoFailure("--agent \(agent) is not an executable file")
-            }
-            return agent
-        }
-        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let sibling = me.deletingLastPathComponent().appendingPathComponent("station-agent").path
-        guard FileManager.default.isExecutableFile(atPath: sibling) else {
-            throw DemoFailure(
-                "cannot find station-agent next to \(me.path); build both with `swift build` first, or pass --agent PATH")
-        }
-        return sibling
-    }
-
-    private func makeWorkdir() throws -> String {
-        if let workdir {
-            try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
-            return workdir
-        }
-        var template = Array((NSTemporaryDirectory() + "station-demo-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw DemoFailure("cannot create a temporary directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
-        }
-        return String(cString: made)
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

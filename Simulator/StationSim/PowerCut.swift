@@ -54,37 +54,17 @@ struct PowerCut: AsyncParsableCommand {
             handler.logLevel = .error
             return handler
         }
-        let agentPath = try locateAgent()
-        let directory = try makeWorkdir()
+        let agentPath = try SimulatorSupport.locateAgent(agent)
+        let directory = try SimulatorSupport.makeWorkdir(workdir, prefix: "station-power-cut")
         defer {
             if !keep && workdir == nil { try? FileManager.default.removeItem(atPath: directory) }
         }
         let seed = self.seed ?? UInt64(Date().timeIntervalSince1970 * 1000)
         PowerCut.say("power-cut: seed=\(seed) kills=\(kills) taps-per-second=\(tapsPerSecond) workdir=\(directory)")
 
-        let store = try EmulatorStore(path: directory + "/platform.sqlite")
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = buildEmulatorApplication(
-            configuration: EmulatorConfiguration(host: "127.0.0.1", port: 0, databasePath: directory + "/platform.sqlite"),
-            store: store, logger: Logger(label: "station.platform")
-        ) { port in
-            portContinuation.yield(port)
-            portContinuation.finish()
+        let verdict = try await SimulatorSupport.withEmulator(databasePath: directory + "/platform.sqlite") { port, store in
+            try await runKills(port: port, store: store, directory: directory, agentPath: agentPath, seed: seed)
         }
-        let platform = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "station.platform")))
-        let verdict = try await withThrowingTaskGroup(of: PowerCutVerdict?.self, returning: PowerCutVerdict?.self) { group in
-            group.addTask {
-                try await platform.run()
-                return nil
-            }
-            guard let port = await ports.first(where: { _ in true }) else {
-                throw DemoFailure("the platform emulator did not start listening")
-            }
-            let result = try await runKills(port: port, store: store, directory: directory, agentPath: agentPath, seed: seed)
-            await platform.triggerGracefulShutdown()
-            return result
-        }
-        guard let verdict else { throw DemoFailure("the platform emulator stopped unexpectedly") }
         for problem in verdict.problems.prefix(20) { PowerCut.say("power-cut: PROBLEM \(problem)") }
         PowerCut.say("kills=\(verdict.kills) accepted=\(verdict.accepted) lost=\(verdict.lost) duplicates=\(verdict.duplicates)")
         if verdict.lost > 0 || !verdict.problems.isEmpty { throw ExitCode.failure }
@@ -264,33 +244,6 @@ struct PowerCut: AsyncParsableCommand {
         reopen_max_ms = 200
 
         """
-    }
-
-    private func locateAgent() throws -> String {
-        if let agent {
-            guard FileManager.default.isExecutableFile(atPath: agent) else {
-                throw DemoFailure("--agent \(agent) is not an executable file")
-            }
-            return agent
-        }
-        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let sibling = me.deletingLastPathComponent().appendingPathComponent("station-agent").path
-        guard FileManager.default.isExecutableFile(atPath: sibling) else {
-            throw DemoFailure("cannot find station-agent next to \(me.path); build both with `swift build` first, or pass --agent PATH")
-        }
-        return sibling
-    }
-
-    private func makeWorkdir() throws -> String {
-        if let workdir {
-            try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
-            return workdir
-        }
-        var template = Array((NSTemporaryDirectory() + "station-power-cut-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw DemoFailure("cannot create a temporary directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
-        }
-        return String(cString: made)
     }
 }
 

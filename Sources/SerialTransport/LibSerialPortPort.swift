@@ -62,37 +62,10 @@ public final class LibSerialPortPort: SerialPort {
                     : "Is the device plugged in? Check `station-agent ports` for the ports present.")
         }
 
-        let opened = sp_open(portPointer, SP_MODE_READ_WRITE)
-        guard opened == SP_OK else {
-            let error = Self.error(opened, path: path, operation: "sp_open \(resolved)")
-            sp_free_port(portPointer)
-            throw error
-        }
+        let descriptor = try LibSerialPortPort.openExclusive(portPointer, path: path, resolved: resolved, logger: logger)
         func fail(_ error: SerialError) -> SerialError {
-            let closed = sp_close(portPointer)
-            if closed != SP_OK {
-                logger.debug(
-                    "sp_close after a failed open reported an error",
-                    metadata: ["serial.path": "\(path)", "serial.sp_return": "\(closed.rawValue)"])
-            }
-            sp_free_port(portPointer)
+            LibSerialPortPort.release(portPointer, path: path, logger: logger)
             return error
-        }
-
-        var descriptor: Int32 = -1
-        let handle = sp_get_port_handle(portPointer, &descriptor)
-        guard handle == SP_OK, descriptor >= 0 else {
-            throw fail(Self.error(handle, path: path, operation: "sp_get_port_handle"))
-        }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            let error = errno
-            throw fail(
-                error == EWOULDBLOCK
-                    ? SerialError(
-                        code: .busy, path: path, operation: "flock",
-                        message: "another open file holds the exclusive lock on \(resolved)",
-                        hint: "Another process or port object has the device open: stop it (`fuser -v \(resolved)`).")
-                    : SerialError.posix(error, path: path, operation: "flock"))
         }
 
         do throws(SerialError) {
@@ -251,4 +224,48 @@ public final class LibSerialPortPort: SerialPort {
 /// A libserialport `sp_port *`. The owning port's gate guarantees it is not freed while in use.
 struct PortPointer: @unchecked Sendable {
     let raw: OpaquePointer
+}
+
+extension LibSerialPortPort {
+    /// Opens a looked-up libserialport port read-write, gets its descriptor and takes an
+    /// exclusive `flock` on it (one owner per device). On failure the port is closed and freed
+    /// and the error says what to do.
+    static func openExclusive(
+        _ portPointer: OpaquePointer, path: String, resolved: String, logger: Logger
+    ) throws(SerialError) -> Int32 {
+        let opened = sp_open(portPointer, SP_MODE_READ_WRITE)
+        guard opened == SP_OK else {
+            let error = Self.error(opened, path: path, operation: "sp_open \(resolved)")
+            sp_free_port(portPointer)
+            throw error
+        }
+        var descriptor: Int32 = -1
+        let handle = sp_get_port_handle(portPointer, &descriptor)
+        guard handle == SP_OK, descriptor >= 0 else {
+            release(portPointer, path: path, logger: logger)
+            throw Self.error(handle, path: path, operation: "sp_get_port_handle")
+        }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let error = errno
+            release(portPointer, path: path, logger: logger)
+            throw error == EWOULDBLOCK
+                ? SerialError(
+                    code: .busy, path: path, operation: "flock",
+                    message: "another open file holds the exclusive lock on \(resolved)",
+                    hint: "Another process or port object has the device open: stop it (`fuser -v \(resolved)`).")
+                : SerialError.posix(error, path: path, operation: "flock")
+        }
+        return descriptor
+    }
+
+    /// Closes and frees a port after a failed open (a close error is only logged).
+    static func release(_ portPointer: OpaquePointer, path: String, logger: Logger) {
+        let closed = sp_close(portPointer)
+        if closed != SP_OK {
+            logger.debug(
+                "sp_close after a failed open reported an error",
+                metadata: ["serial.path": "\(path)", "serial.sp_return": "\(closed.rawValue)"])
+        }
+        sp_free_port(portPointer)
+    }
 }

@@ -78,37 +78,10 @@ public final class LibSerialPortModemLines: ModemLineSource {
             }
         }
 
-        let opened = sp_open(portPointer, SP_MODE_READ_WRITE)
-        guard opened == SP_OK else {
-            let error = LibSerialPortPort.error(opened, path: path, operation: "sp_open \(resolved)")
-            sp_free_port(portPointer)
-            throw error
-        }
+        let descriptor = try LibSerialPortPort.openExclusive(portPointer, path: path, resolved: resolved, logger: logger)
         func fail(_ error: SerialError) -> SerialError {
-            let closed = sp_close(portPointer)
-            if closed != SP_OK {
-                logger.debug(
-                    "sp_close after a failed open reported an error",
-                    metadata: ["serial.path": "\(path)", "serial.sp_return": "\(closed.rawValue)"])
-            }
-            sp_free_port(portPointer)
+            LibSerialPortPort.release(portPointer, path: path, logger: logger)
             return error
-        }
-
-        var descriptor: Int32 = -1
-        let handle = sp_get_port_handle(portPointer, &descriptor)
-        guard handle == SP_OK, descriptor >= 0 else {
-            throw fail(LibSerialPortPort.error(handle, path: path, operation: "sp_get_port_handle"))
-        }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            let error = errno
-            throw fail(
-                error == EWOULDBLOCK
-                    ? SerialError(
-                        code: .busy, path: path, operation: "flock",
-                        message: "another open file holds the exclusive lock on \(resolved)",
-                        hint: "Another process or port object has the device open: stop it (`fuser -v \(resolved)`).")
-                    : SerialError.posix(error, path: path, operation: "flock"))
         }
         let flow = sp_set_flowcontrol(portPointer, SP_FLOWCONTROL_NONE)
         guard flow == SP_OK else {

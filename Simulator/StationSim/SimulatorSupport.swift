@@ -1,0 +1,71 @@
+import Foundation
+import Hummingbird
+import Logging
+import PlatformEmulator
+import ServiceLifecycle
+
+/// What `demo` and `power-cut` share: finding the agent binary, a working directory, and the
+/// platform emulator running in this process for the length of a scenario.
+enum SimulatorSupport {
+    /// The `station-agent` to start: `override` if given, else the one next to this binary.
+    static func locateAgent(_ override: String?) throws -> String {
+        if let override {
+            guard FileManager.default.isExecutableFile(atPath: override) else {
+                throw DemoFailure("--agent \(override) is not an executable file")
+            }
+            return override
+        }
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let sibling = me.deletingLastPathComponent().appendingPathComponent("station-agent").path
+        guard FileManager.default.isExecutableFile(atPath: sibling) else {
+            throw DemoFailure(
+                "cannot find station-agent next to \(me.path); build both with `swift build` first, or pass --agent PATH")
+        }
+        return sibling
+    }
+
+    /// `requested` (created if needed), or a new temporary directory named after `prefix`.
+    static func makeWorkdir(_ requested: String?, prefix: String) throws -> String {
+        if let requested {
+            try FileManager.default.createDirectory(atPath: requested, withIntermediateDirectories: true)
+            return requested
+        }
+        var template = Array((NSTemporaryDirectory() + "\(prefix)-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw DemoFailure("cannot create a temporary directory in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+
+    /// Runs the platform emulator on a free loopback port, storing into `databasePath`, while
+    /// `body` runs with that port and the emulator's store; then shuts the emulator down
+    /// gracefully.
+    static func withEmulator<T: Sendable>(
+        databasePath: String, _ body: @escaping @Sendable (_ port: Int, _ store: EmulatorStore) async throws -> T
+    ) async throws -> T {
+        let store = try EmulatorStore(path: databasePath)
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let app = buildEmulatorApplication(
+            configuration: EmulatorConfiguration(host: "127.0.0.1", port: 0, databasePath: databasePath),
+            store: store, logger: Logger(label: "station.platform")
+        ) { port in
+            portContinuation.yield(port)
+            portContinuation.finish()
+        }
+        let platform = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "station.platform")))
+        let result = try await withThrowingTaskGroup(of: T?.self, returning: T?.self) { group in
+            group.addTask {
+                try await platform.run()
+                return nil
+            }
+            guard let port = await ports.first(where: { _ in true }) else {
+                throw DemoFailure("the platform emulator did not start listening")
+            }
+            let result = try await body(port, store)
+            await platform.triggerGracefulShutdown()
+            return result
+        }
+        guard let result else { throw DemoFailure("the platform emulator stopped unexpectedly") }
+        return result
+    }
+}
