@@ -123,6 +123,11 @@ struct AlarmEndToEndTests {
             try await platform.received().contains { $0.event.kind == "device_fault" && $0.event.device == "alarm-1" }
         }, "log:\n\(agent.log)")
         #expect(await box.waitForIndication(.fault, timeout: .seconds(15)) || box.displayedIndication == .fault)
+        // The box's acknowledgements of the fault indication are not heartbeats: the fault stays.
+        try await Task.sleep(for: .seconds(3))
+        let whileSilent = try await platform.received().filter { $0.event.device == "alarm-1" }.map(\.event.kind)
+        #expect(!whileSilent.contains("device_online"), "no flapping while the box is silent: \(whileSilent)")
+        #expect(box.currentIndication == .fault)
         box.resumeHeartbeats()
         #expect(await eventually(timeout: .seconds(10)) {
             try await platform.received().contains { $0.event.kind == "device_online" && $0.event.device == "alarm-1" }

@@ -139,12 +139,15 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                     bytes.stop()
                     return "lost \(port.name): \(reason)"
                 }
-                if let last = link.lastFrameAt, origin.advanced(by: last) > lastFrame {
-                    lastFrame = origin.advanced(by: last)
+                // Supervision counts what the box sends of its own accord (heartbeats and events),
+                // not its acknowledgements of our commands: a box that only answers is not healthy,
+                // and counting its answers would flap between fault and online.
+                if outputs.contains(where: { if case .event = $0 { true } else { false } }) {
+                    lastFrame = clock.now
                     try await health.online("frames from \(port.name)")
                 }
                 if lastFrame.duration(to: clock.now) > box.supervision {
-                    try await health.offline(.deviceFault, "no frame from the alarm box for \(box.supervision)")
+                    try await health.offline(.deviceFault, "no heartbeat or event from the alarm box for \(box.supervision)")
                 }
                 if shown != wanted {
                     if wanted == .idle, let previous = shown, previous != .idle, previous != .fault {
