@@ -74,6 +74,14 @@ final class ChildProcess: Sendable {
         self.process = process
     }
 
+    /// A test that fails before stopping its children must not leave them running.
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
     var log: String { output.text }
