@@ -81,14 +81,14 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                 port = try ports.open(box.port, settings: AlarmBoxConfiguration.settings)
             } catch {
                 failures += 1
-                try await health.offline(.deviceOffline, "cannot open \(box.port): \(error)")
+                try await health.offline("cannot open \(box.port): \(error)")
                 try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
             failures = 0
             logger.info("alarm box line open", metadata: ["port": "\(port.name)"])
             let reason = try await serve(port, health: &health)
-            try await health.offline(.deviceOffline, reason)
+            try await health.offline(reason)
             failures = 1
             try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
         }
@@ -147,7 +147,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                     try await health.online("frames from \(port.name)")
                 }
                 if lastFrame.duration(to: clock.now) > box.supervision {
-                    try await health.offline(.deviceFault, "no heartbeat or event from the alarm box for \(box.supervision)")
+                    try await health.offline("no heartbeat or event from the alarm box for \(box.supervision)", kind: .deviceFault)
                 }
                 if shown != wanted {
                     if wanted == .idle, let previous = shown, previous != .idle, previous != .fault {
@@ -220,44 +220,5 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
         }
         let stored = try await store.append(NewEvent(kind: kind, device: box.name, purpose: box.purpose, detail: detail))
         logger.notice("alarm box reports \(kind.rawValue)", metadata: ["detail": "\(detail)", "event.seq": "\(stored.seq)"])
-    }
-}
-
-/// A device's online/offline/fault state with the events that report changes: one event per
-/// change, not one per retry.
-struct DeviceHealth {
-    let name: String
-    let purpose: String
-    let store: EventStore
-    let coordinator: AlarmCoordinator
-    let logger: Logger
-    private(set) var state: DeviceState = .unknown
-
-    init(name: String, purpose: String, store: EventStore, coordinator: AlarmCoordinator, logger: Logger) {
-        self.name = name
-        self.purpose = purpose
-        self.store = store
-        self.coordinator = coordinator
-        self.logger = logger
-    }
-
-    mutating func online(_ detail: String) async throws {
-        guard state != .online else { return }
-        if state == .offline {
-            _ = try await store.append(NewEvent(kind: .deviceOnline, device: name, purpose: purpose, detail: detail))
-            logger.notice("alarm device back", metadata: ["detail": "\(detail)"])
-        }
-        try await store.setDeviceState(name, state: .online, detail: detail)
-        await coordinator.setFault(name, false)
-        state = .online
-    }
-
-    mutating func offline(_ kind: EventKind, _ detail: String) async throws {
-        guard state != .offline else { return }
-        _ = try await store.append(NewEvent(kind: kind, device: name, purpose: purpose, detail: detail))
-        try await store.setDeviceState(name, state: .offline, detail: detail)
-        await coordinator.setFault(name, true)
-        logger.error("alarm device not available", metadata: ["detail": "\(detail)", "event": "\(kind.rawValue)"])
-        state = .offline
     }
 }

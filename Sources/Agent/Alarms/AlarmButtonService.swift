@@ -97,7 +97,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                 try source.setOutput(button.drive, high: true)
             } catch {
                 failures += 1
-                try await health.offline(.deviceOffline, "cannot open \(button.path): \(error)")
+                try await health.offline("cannot open \(button.path): \(error)")
                 try await clock.sleep(for: button.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
@@ -118,7 +118,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                 }
             } catch let error as SerialError {
                 source.close()
-                try await health.offline(.deviceOffline, "lost \(source.name): \(error)")
+                try await health.offline("lost \(source.name): \(error)")
                 failures = 1
                 try await clock.sleep(for: button.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue

@@ -64,7 +64,7 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
     }
 
     private func readForever() async throws {
-        var state = DeviceState.unknown
+        var health = DeviceHealth(name: device.name, purpose: device.purpose, store: store, logger: logger)
         var failures = 0
         var deduplicator = TapDeduplicator(window: device.dedupWindow)
         let origin = clock.now
@@ -77,24 +77,18 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
                 port = try ports.open(device.port, settings: device.settings)
             } catch {
                 failures += 1
-                if state != .offline {
+                if health.state != .offline {
                     logger.warning("cannot open the reader; retrying", metadata: ["error": "\(error)"])
-                    try await record(.offline, detail: "cannot open \(device.port): \(error)")
-                    state = .offline
                     online.record(0)
                 }
+                try await health.offline("cannot open \(device.port): \(error)")
                 try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
 
             failures = 0
             logger.info("reader open", metadata: ["port": "\(port.name)", "settings": "\(device.settings)"])
-            if state == .offline {
-                try await record(.online, detail: "open on \(port.name)")
-            } else {
-                try await store.setDeviceState(device.name, state: .online, detail: port.name)
-            }
-            state = .online
+            try await health.online("open on \(port.name)")
             online.record(1)
 
             var decoder = device.profile.makeDecoder()
@@ -127,8 +121,7 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
             } catch {
                 logger.warning("reader failed; reopening", metadata: ["error": "\(error)"])
             }
-            try await record(.offline, detail: "lost \(port.name)")
-            state = .offline
+            try await health.offline("lost \(port.name)")
             online.record(0)
             failures = 1
             try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
@@ -153,12 +146,6 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
                 try await clock.sleep(for: .milliseconds(min(5000, 100 * attempt)))
             }
         }
-    }
-
-    private func record(_ state: DeviceState, detail: String) async throws {
-        let kind: EventKind = state == .online ? .deviceOnline : .deviceOffline
-        _ = try await store.append(NewEvent(kind: kind, device: device.name, purpose: device.purpose, detail: detail))
-        try await store.setDeviceState(device.name, state: state, detail: detail)
     }
 
     private func reportDecoderProblems(old: DecoderCounters, new: DecoderCounters) {

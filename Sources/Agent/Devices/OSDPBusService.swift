@@ -92,8 +92,10 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
 
     private func runForever() async throws {
         var failures = 0
-        var busState = DeviceState.unknown
-        var readerStates: [String: DeviceState] = [:]
+        var busHealth = DeviceHealth(name: bus.name, purpose: nil, store: store, logger: logger)
+        var readerHealth = Dictionary(uniqueKeysWithValues: bus.readers.map {
+            ($0.name, DeviceHealth(name: $0.name, purpose: $0.purpose, store: store, logger: logger))
+        })
         var deduplicator = TapDeduplicator(window: .seconds(1))
         let origin = clock.now
         while !Task.isCancelled {
@@ -102,21 +104,12 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 port = try ports.open(bus.port, settings: SerialSettings(baud: bus.baud))
             } catch {
                 failures += 1
-                if busState != .offline {
-                    _ = try await store.append(NewEvent(kind: .deviceOffline, device: bus.name, detail: "cannot open \(bus.port): \(error)"))
-                    try await store.setDeviceState(bus.name, state: .offline, detail: "\(error)")
-                    busState = .offline
-                    logger.warning("cannot open the OSDP bus; retrying", metadata: ["error": "\(error)"])
-                }
+                try await busHealth.offline("cannot open \(bus.port): \(error)")
                 try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
             failures = 0
-            if busState == .offline {
-                _ = try await store.append(NewEvent(kind: .deviceOnline, device: bus.name, detail: "open on \(port.name)"))
-            }
-            try await store.setDeviceState(bus.name, state: .online, detail: port.name)
-            busState = .online
+            try await busHealth.online("open on \(port.name)")
 
             let driver: OSDPDriver
             do {
@@ -133,22 +126,20 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 }
                 for await event in driver.events {
                     try await handle(
-                        event, driver: driver, readerStates: &readerStates, deduplicator: &deduplicator,
+                        event, driver: driver, readerHealth: &readerHealth, deduplicator: &deduplicator,
                         now: origin.duration(to: clock.now))
                 }
                 group.cancelAll()
             }
             // The line was lost: every reader restarts with discovery on the next panel.
-            _ = try await store.append(NewEvent(kind: .deviceOffline, device: bus.name, detail: "lost \(port.name)"))
-            try await store.setDeviceState(bus.name, state: .offline, detail: "lost \(port.name)")
-            busState = .offline
+            try await busHealth.offline("lost \(port.name)")
             failures = 1
             try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
         }
     }
 
     private func handle(
-        _ event: OSDPEvent, driver: OSDPDriver, readerStates: inout [String: DeviceState], deduplicator: inout TapDeduplicator,
+        _ event: OSDPEvent, driver: OSDPDriver, readerHealth: inout [String: DeviceHealth], deduplicator: inout TapDeduplicator,
         now: Duration
     ) async throws {
         guard let reader = bus.readers.first(where: { $0.address == event.address }) else { return }
@@ -181,16 +172,9 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
             _ = try await store.append(
                 NewEvent(kind: failure ? .powerLoss : .powerRestored, device: reader.name, purpose: reader.purpose, detail: "reported by the reader"))
         case .offline(let silentFor):
-            _ = try await store.append(
-                NewEvent(kind: .deviceOffline, device: reader.name, purpose: reader.purpose, detail: "no reply for \(silentFor)"))
-            try await store.setDeviceState(reader.name, state: .offline, detail: "no reply for \(silentFor)")
-            readerStates[reader.name] = .offline
+            try await readerHealth[reader.name]?.offline("no reply for \(silentFor)")
         case .online:
-            if readerStates[reader.name] == .offline {
-                _ = try await store.append(NewEvent(kind: .deviceOnline, device: reader.name, purpose: reader.purpose, detail: "answers again"))
-            }
-            try await store.setDeviceState(reader.name, state: .online, detail: "OSDP address \(reader.address)")
-            readerStates[reader.name] = .online
+            try await readerHealth[reader.name]?.online("answers on OSDP address \(reader.address)")
         case .secureChannelFailed(let reason):
             _ = try await store.append(
                 NewEvent(kind: .deviceFault, device: reader.name, purpose: reader.purpose, detail: "secure channel: \(reason)"))
