@@ -4,6 +4,7 @@
 #   Hardware/debian/build-deb.sh                  release build (--static-swift-stdlib), then package
 #   Hardware/debian/build-deb.sh --binary PATH    package an already built station-agent binary
 #   Hardware/debian/build-deb.sh --version 1.2.3  package version (default: git describe, else 0.0.0)
+#   Hardware/debian/build-deb.sh --fast           gzip -1 instead of xz (for tests; the package is larger)
 #
 # Runs on the machine whose architecture the package is for (amd64 here; arm64 on a Raspberry
 # Pi OS 64-bit board or an arm64 Debian container); see Hardware/debian/README.md.
@@ -18,14 +19,16 @@ version=""
 out="$repo/dist"
 static=yes
 allow_toolchain_libs=${ALLOW_TOOLCHAIN_LIBS:-no}
+compression=""
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --binary) binary=$2; shift 2 ;;
         --version) version=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --no-static) static=no; shift ;;
+        --fast) compression="-Zgzip -z1"; shift ;;
         --allow-toolchain-libs) allow_toolchain_libs=yes; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "build-deb.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
@@ -39,7 +42,8 @@ done
 arch=$(dpkg --print-architecture)
 if [ -z "$version" ]; then
     version=$(git -C "$repo" describe --tags --always 2>/dev/null | sed 's/^v//; s/-/+/g' || true)
-    case "$version" in [0-9]*) ;; *) version="0.0.0${version:++git$version}" ;; esac
+    # A release tag (1.2 or 1.2.3, possibly +N+gHASH after it) is a version; a bare commit id is not.
+    case "$version" in [0-9]*.[0-9]*) ;; *) version="0.0.0${version:++git$version}" ;; esac
 fi
 
 if [ -z "$binary" ]; then
@@ -122,5 +126,6 @@ CONTROL
 
 mkdir -p "$out"
 deb="$out/station-agent_${version}_${arch}.deb"
-dpkg-deb --root-owner-group --build "$root" "$deb" >/dev/null
+# shellcheck disable=SC2086
+dpkg-deb --root-owner-group $compression --build "$root" "$deb" >/dev/null
 echo "$deb"
