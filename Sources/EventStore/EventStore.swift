@@ -2,6 +2,7 @@ import EventModel
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The kiosk's durable queue: every event the agent accepts lives here until the platform
 /// acknowledges it, and for `retention` after that.
@@ -19,9 +20,12 @@ public final class EventStore: Sendable {
     /// The file inside the state directory.
     public static let fileName = "events.sqlite"
 
-    let writer: any DatabaseWriter
+    /// The database in use: swapped for a fresh one when run-time corruption is recovered
+    /// (see EventStore+RunTimeRecovery.swift), so every access goes through ``writer``.
+    let live: LiveDatabase
+    var writer: any DatabaseWriter { live.writer }
     private let committer: GroupCommitter
-    private let logger: Logger
+    let logger: Logger
     /// Rings when an event is committed in a lane; the forwarder waits on it when idle.
     public let doorbell: LaneDoorbell
     /// The id of the boot the agent runs in (Linux `boot_id`), stored with every event.
@@ -38,7 +42,8 @@ public final class EventStore: Sendable {
     public let salvage: SalvageReport?
 
     private init(writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil) {
-        self.writer = writer
+        let live = LiveDatabase(writer)
+        self.live = live
         self.path = path
         self.logger = logger
         self.policy = policy
@@ -50,28 +55,13 @@ public final class EventStore: Sendable {
         self.committer = GroupCommitter { events in
             let stored: [StoredEvent]
             do {
-                stored = try await writer.write { db in
-                    try EventStore.makeRoom(for: events, policy: policy, db: db)
-                    return try EventStore.insert(events, bootID: bootID, db: db)
-                }
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && events.contains(where: { $0.lane == .alarm }) {
-                // An alarm must find room: drop delivered events, then the oldest taps, to free
-                // pages inside the file, and try once more.
-                do {
-                    stored = try await writer.write { db in
-                        var freed: Int64 = 0
-                        _ = try EventStore.evict(db: db) {
-                            defer { freed += 1 }
-                            return freed < 4
-                        }
-                        return try EventStore.insert(events, bootID: bootID, db: db)
-                    }
-                    logger.warning("storage full: evicted events to store an alarm", metadata: ["store.path": "\(path ?? ":memory:")"])
-                } catch {
-                    throw EventStore.writeError(error, path: path)
-                }
-            } catch {
-                throw EventStore.writeError(error, path: path)
+                stored = try await EventStore.commitOnce(events, live: live, policy: policy, bootID: bootID, path: path, logger: logger)
+            } catch let error as EventStoreError where error.code == .corrupt && path != nil {
+                // Run-time corruption: stop writing into the bad file, move it aside, salvage it
+                // into a fresh store, and commit these events there.
+                try await EventStore.recoverAtRunTime(
+                    live: live, path: path!, problem: error.message, bootID: bootID, logger: logger, doorbell: doorbell)
+                stored = try await EventStore.commitOnce(events, live: live, policy: policy, bootID: bootID, path: path, logger: logger)
             }
             for lane in Set(stored.map(\.lane)) { doorbell.ring(lane) }
             return stored
@@ -107,7 +97,10 @@ public final class EventStore: Sendable {
         let path = (directory as NSString).appendingPathComponent(fileName)
         finishInterruptedSalvage(path: path)
         var salvage: SalvageReport?
-        if policy.integrityCheckAtOpen, let problem = try integrityProblem(path: path) {
+        // The full quick_check reads every page (seconds on a large store); without it only the
+        // cheap checks run here and the caller runs ``checkIntegrityAndRecover()`` after start.
+        let problem = try policy.integrityCheckAtOpen ? integrityProblem(path: path) : cheapIntegrityProblem(path: path)
+        if let problem {
             salvage = try recover(path: path, problem: problem, logger: logger)
         }
         var configuration = Configuration()
@@ -391,31 +384,38 @@ public final class EventStore: Sendable {
             // Finding an alarm's reset (latch rebuild at start) without scanning every event.
             try db.execute(sql: "CREATE INDEX events_related ON events(related) WHERE related IS NOT NULL")
         }
+        migrator.registerMigration("v5-clock-status") { db in
+            // Whether the wall clock was synchronised when the event was stored (NULL: unknown),
+            // and the time first recorded when a clock jump corrected occurred_at_ms.
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN clock_synchronized INTEGER")
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN original_occurred_at_ms INTEGER")
+        }
         return migrator
     }
 
     static let columns =
-        "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms"
+        "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms, boot_id, clock_synchronized, original_occurred_at_ms"
 
-    private static func insert(_ events: [NewEvent], bootID: String?, db: Database) throws -> [StoredEvent] {
+    static func insert(_ events: [NewEvent], bootID: String?, clockSynchronized: Bool? = nil, db: Database) throws -> [StoredEvent] {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO events (id, kind, lane, device, purpose, card_uid, card_format, detail, related,
-                  occurred_at_ms, monotonic_ns, boot_id, stored_at_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  occurred_at_ms, monotonic_ns, boot_id, stored_at_ms, clock_synchronized)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let now = Date()
         let nowMs = milliseconds(now)
         var stored: [StoredEvent] = []
         stored.reserveCapacity(events.count)
-        for event in events {
+        for var event in events {
             let id = UUID().uuidString.lowercased()
+            if event.clockSynchronized == nil { event.clockSynchronized = clockSynchronized }
             try statement.execute(arguments: [
                 id, event.kind.rawValue, event.lane.rawValue, event.device, event.purpose, event.card?.uid,
                 event.card?.format, event.detail, event.related, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
-                bootID, nowMs,
+                bootID, nowMs, event.clockSynchronized,
             ])
-            stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs)))
+            stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs), bootID: bootID))
         }
         return stored
     }
@@ -431,8 +431,9 @@ public final class EventStore: Sendable {
         let card = uid.map { CardRead(uid: $0, format: row["card_format"] ?? "") }
         let event = NewEvent(
             kind: kind, device: row["device"], purpose: row["purpose"], card: card, detail: row["detail"],
-            related: row["related"], occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]))
-        return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]))
+            related: row["related"], occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]),
+            clockSynchronized: row["clock_synchronized"], originalOccurredAt: (row["original_occurred_at_ms"] as Int64?).map(date))
+        return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]), bootID: row["boot_id"])
     }
 
     static func milliseconds(_ date: Date) -> Int64 {

@@ -140,15 +140,18 @@ extension EventStore {
             if deleted > 0 {
                 try addMeta(MetaKey.evictedDelivered, deleted, db)
             } else {
-                try db.execute(
+                let seqs = try Int64.fetchAll(
+                    db,
                     sql: """
                         DELETE FROM events WHERE seq IN (
                           SELECT seq FROM events WHERE delivered_at_ms IS NULL AND lane = 'normal' AND kind = ?
                           ORDER BY seq LIMIT ?)
+                        RETURNING seq
                         """,
                     arguments: [EventKind.cardTap.rawValue, chunk])
-                deleted = Int64(db.changesCount)
+                deleted = Int64(seqs.count)
                 try addMeta(MetaKey.evictedUndeliveredTaps, deleted, db)
+                try noteUnreportedTapEvictions(seqs, db)
             }
             if deleted == 0 { break }
             total += deleted
