@@ -55,7 +55,7 @@ extension EventStore {
     {
         let bootID = self.bootID
         let synchronized = clockSynchronized
-        let result = try await writer.write { db -> ClockCorrection in
+        let result = try await live.write { db -> ClockCorrection in
             let own = "(occurred_at_ms - monotonic_ns / 1000000)"
             let before = "boot_id IS ? AND monotonic_ns <= ? AND abs(\(own) - ?) < abs(\(own) - ?)"
             let arguments: StatementArguments = [bootID, Int64(bitPattern: jump.seenAtMonotonicNanos), jump.oldOffsetMs, jump.newOffsetMs]

@@ -39,7 +39,7 @@ extension EventStore {
     public func reportEvictedTaps(occurredAt: Date = Date()) async throws -> StoredEvent? {
         let bootID = self.bootID
         let synchronized = clockSynchronized
-        let stored = try await writer.write { db -> StoredEvent? in
+        let stored = try await live.write { db -> StoredEvent? in
             guard
                 let text = try String.fetchOne(
                     db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [EvictionMetaKey.unreportedTaps])

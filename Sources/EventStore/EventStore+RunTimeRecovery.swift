@@ -17,13 +17,73 @@ final class LiveDatabase: Sendable {
         var clockSynchronized: Bool?
     }
 
-    let state: Mutex<State>
+    /// What a recovery needs; nil for a read-only or in-memory store (never recovered).
+    struct RecoveryContext: Sendable {
+        var path: String
+        var bootID: String?
+        var logger: Logger
+        var doorbell: LaneDoorbell
+    }
 
-    init(_ writer: any DatabaseWriter) {
+    let state: Mutex<State>
+    let recovery: RecoveryContext?
+
+    init(_ writer: any DatabaseWriter, recovery: RecoveryContext?) {
         state = Mutex(State(writer: writer))
+        self.recovery = recovery
+    }
+
+    static func isCorruption(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
+    }
+
+    /// After `error` from a database of `generation`: recovers if it is corruption (once per
+    /// generation), or waits out a recovery under way. Returns whether to try again on the
+    /// (now fresh) database.
+    private func shouldRetry(after error: any Error, generation: Int) async throws -> Bool {
+        if LiveDatabase.isCorruption(error), let recovery {
+            try await EventStore.recoverAtRunTime(
+                live: self, path: recovery.path, problem: (error as? DatabaseError)?.message ?? "\(error)", bootID: recovery.bootID,
+                logger: recovery.logger, doorbell: recovery.doorbell, seenGeneration: generation)
+        }
+        await waitWhileRecovering()
+        return state.withLock { $0.generation } != generation
+    }
+
+    /// A read on the current database, with the same recovery as ``write(_:)``.
+    func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let (reader, generation) = state.withLock { ($0.writer, $0.generation) }
+        do {
+            return try await reader.read(value)
+        } catch {
+            guard try await shouldRetry(after: error, generation: generation) else { throw error }
+            return try await self.writer.read(value)
+        }
     }
 
     var writer: any DatabaseWriter { state.withLock { $0.writer } }
+
+    /// Waits (polling, 20 ms) while a run-time recovery is replacing the database.
+    func waitWhileRecovering() async {
+        while state.withLock({ $0.recovering }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// A write on the current database. A corruption error starts the run-time recovery
+    /// (``EventStore/recoverAtRunTime``); a write that fails while the database is being
+    /// replaced (or was replaced while it waited) is done once more on the fresh database, so a
+    /// caller never sees a recovery as a failure of its own.
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let (writer, generation) = state.withLock { ($0.writer, $0.generation) }
+        do {
+            return try await writer.write(updates)
+        } catch {
+            guard try await shouldRetry(after: error, generation: generation) else { throw error }
+            return try await self.writer.write(updates)
+        }
+    }
 }
 
 extension EventStore {
@@ -42,9 +102,9 @@ extension EventStore {
     static func commitOnce(
         _ events: [NewEvent], live: LiveDatabase, policy: StoragePolicy, bootID: String?, path: String?, logger: Logger
     ) async throws -> [StoredEvent] {
-        let (writer, synchronized) = live.state.withLock { ($0.writer, $0.clockSynchronized) }
+        let synchronized = live.state.withLock { $0.clockSynchronized }
         do {
-            return try await writer.write { db in
+            return try await live.write { db in
                 try EventStore.makeRoom(for: events, policy: policy, db: db)
                 return try EventStore.insert(events, bootID: bootID, clockSynchronized: synchronized, db: db)
             }
@@ -52,7 +112,7 @@ extension EventStore {
             // An alarm must find room: drop delivered events, then the oldest taps, to free
             // pages inside the file, and try once more.
             do {
-                let stored = try await writer.write { db in
+                let stored = try await live.write { db in
                     var freed: Int64 = 0
                     _ = try EventStore.evict(db: db) {
                         defer { freed += 1 }
@@ -118,9 +178,51 @@ extension EventStore {
     /// found at run time. Returns what the recovery did, or nil when the store is sound.
     @discardableResult
     public func checkIntegrityAndRecover() async throws -> SalvageReport? {
+        let generation = live.state.withLock { $0.generation }
         guard let path, let problem = try await integrityProblem() else { return nil }
         return try await EventStore.recoverAtRunTime(
-            live: live, path: path, problem: problem, bootID: bootID, logger: logger, doorbell: doorbell)
+            live: live, path: path, problem: problem, bootID: bootID, logger: logger, doorbell: doorbell, seenGeneration: generation)
+    }
+
+    /// Steps 1 to 4 of ``recoverAtRunTime``, synchronously.
+    private static func replaceDatabase(live: LiveDatabase, path: String, problem: String, bootID: String?, logger: Logger) throws
+        -> SalvageReport
+    {
+        let old = live.writer
+        // Nothing more goes into the bad file: writes queued behind the barrier fail with
+        // SQLITE_READONLY and are done again on the fresh database (``LiveDatabase/write``).
+        try? old.barrierWriteWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = 1") }
+        try? old.close()
+        let report = try recover(path: path, problem: problem, logger: logger)
+        var configuration = Configuration()
+        configuration.label = "station.events"
+        configuration.busyMode = .timeout(5)
+        let fresh: DatabasePool
+        do {
+            fresh = try DatabasePool(path: path, configuration: configuration)
+            try migrator.migrate(fresh)
+            try fresh.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            let level = try fresh.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+            guard level == 2 else {
+                throw EventStoreError(.openFailed, path: path, "the fresh store runs with synchronous=\(level), not FULL (2)")
+            }
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw EventStoreError(.openFailed, path: path, "cannot open the fresh event database after salvaging the corrupt one: \(error)")
+        }
+        let synchronized = live.state.withLock { $0.clockSynchronized }
+        _ = try fresh.write { db in
+            try EventStore.insert(
+                [NewEvent(kind: .deviceFault, device: "event-store", detail: report.description)], bootID: bootID,
+                clockSynchronized: synchronized, db: db)
+        }
+        live.state.withLock { state in
+            state.writer = fresh
+            state.generation += 1
+            state.runTimeSalvages.append(report)
+        }
+        return report
     }
 
     /// Recovers from corruption found while the agent runs, without a restart:
@@ -136,9 +238,10 @@ extension EventStore {
     /// if another caller already recovered the database this caller saw fail.
     @discardableResult
     static func recoverAtRunTime(
-        live: LiveDatabase, path: String, problem: String, bootID: String?, logger: Logger, doorbell: LaneDoorbell
+        live: LiveDatabase, path: String, problem: String, bootID: String?, logger: Logger, doorbell: LaneDoorbell,
+        seenGeneration: Int
     ) async throws -> SalvageReport? {
-        let seen = live.state.withLock { $0.generation }
+        let seen = seenGeneration
         while true {
             let lead = live.state.withLock { state -> Bool? in
                 if state.generation != seen { return nil }
@@ -151,39 +254,16 @@ extension EventStore {
             try await Task.sleep(for: .milliseconds(20))
         }
         defer { live.state.withLock { $0.recovering = false } }
-        let old = live.writer
-        // Nothing more goes into the bad file: writes queued behind the barrier fail with
-        // SQLITE_READONLY (reported as `.writeFailed`, retried by their callers).
-        try? await old.barrierWriteWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = 1") }
-        try? old.close()
-        let report = try recover(path: path, problem: problem, logger: logger)
-        var configuration = Configuration()
-        configuration.label = "station.events"
-        configuration.busyMode = .timeout(5)
-        let fresh: DatabasePool
-        do {
-            fresh = try DatabasePool(path: path, configuration: configuration)
-            try migrator.migrate(fresh)
-            try await fresh.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            let level = try await fresh.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
-            guard level == 2 else {
-                throw EventStoreError(.openFailed, path: path, "the fresh store runs with synchronous=\(level), not FULL (2)")
+        // The replacement runs to its end on a thread of its own: it must not be cancelled
+        // half-way (a shutdown during it would leave no usable database), and the salvage's
+        // blocking I/O must not hold one of the few cooperative threads.
+        let report: SalvageReport = try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(
+                    with: Result { try replaceDatabase(live: live, path: path, problem: problem, bootID: bootID, logger: logger) })
             }
-        } catch let error as EventStoreError {
-            throw error
-        } catch {
-            throw EventStoreError(.openFailed, path: path, "cannot open the fresh event database after salvaging the corrupt one: \(error)")
-        }
-        let synchronized = live.state.withLock { state in
-            state.writer = fresh
-            state.generation += 1
-            state.runTimeSalvages.append(report)
-            return state.clockSynchronized
-        }
-        _ = try await fresh.write { db in
-            try EventStore.insert(
-                [NewEvent(kind: .deviceFault, device: "event-store", detail: report.description)], bootID: bootID,
-                clockSynchronized: synchronized, db: db)
+            thread.name = "station.store.recovery"
+            thread.start()
         }
         doorbell.ring(.normal)
         doorbell.ring(.alarm)

@@ -41,26 +41,33 @@ public final class EventStore: Sendable {
     /// What `open` did if it found the database corrupt (moved aside, salvaged), else nil.
     public let salvage: SalvageReport?
 
-    private init(writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil) {
-        let live = LiveDatabase(writer)
+    private init(
+        writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil,
+        recovers: Bool = true
+    ) {
+        let bootID = EventStore.readBootID()
+        let doorbell = LaneDoorbell()
+        let live = LiveDatabase(
+            writer,
+            recovery: recovers ? path.map { LiveDatabase.RecoveryContext(path: $0, bootID: bootID, logger: logger, doorbell: doorbell) } : nil)
         self.live = live
         self.path = path
         self.logger = logger
         self.policy = policy
         self.salvage = salvage
-        self.bootID = EventStore.readBootID()
-        let doorbell = LaneDoorbell()
+        self.bootID = bootID
         self.doorbell = doorbell
-        let bootID = self.bootID
         self.committer = GroupCommitter { events in
             let stored: [StoredEvent]
+            let generation = live.state.withLock { $0.generation }
             do {
                 stored = try await EventStore.commitOnce(events, live: live, policy: policy, bootID: bootID, path: path, logger: logger)
             } catch let error as EventStoreError where error.code == .corrupt && path != nil {
                 // Run-time corruption: stop writing into the bad file, move it aside, salvage it
                 // into a fresh store, and commit these events there.
                 try await EventStore.recoverAtRunTime(
-                    live: live, path: path!, problem: error.message, bootID: bootID, logger: logger, doorbell: doorbell)
+                    live: live, path: path!, problem: error.message, bootID: bootID, logger: logger, doorbell: doorbell,
+                    seenGeneration: generation)
                 stored = try await EventStore.commitOnce(events, live: live, policy: policy, bootID: bootID, path: path, logger: logger)
             }
             for lane in Set(stored.map(\.lane)) { doorbell.ring(lane) }
@@ -129,7 +136,7 @@ public final class EventStore: Sendable {
         configuration.label = "station.events.readonly"
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            return EventStore(writer: pool, path: path, logger: logger)
+            return EventStore(writer: pool, path: path, logger: logger, recovers: false)
         } catch {
             throw EventStoreError(.openFailed, path: path, "cannot open the event database for reading: \(error)")
         }
@@ -191,7 +198,7 @@ public final class EventStore: Sendable {
     public func markDelivered(_ outcomes: [DeliveryOutcome], at date: Date = Date()) async throws {
         guard !outcomes.isEmpty else { return }
         let ms = Self.milliseconds(date)
-        try await writer.write { db in
+        try await live.write { db in
             let update = try db.cachedStatement(
                 sql: "UPDATE events SET delivered_at_ms = ?, outcome = ?, outcome_reason = ? WHERE seq = ? AND delivered_at_ms IS NULL")
             for outcome in outcomes {
@@ -211,7 +218,7 @@ public final class EventStore: Sendable {
         let ms = Self.milliseconds(date)
         var total = 0
         while true {
-            let deleted = try await writer.write { db -> Int in
+            let deleted = try await live.write { db -> Int in
                 try db.execute(
                     sql: """
                         DELETE FROM events WHERE seq IN (
@@ -233,7 +240,7 @@ public final class EventStore: Sendable {
 
     /// Records a device's current state (shown by `station-agent status`).
     public func setDeviceState(_ name: String, state: DeviceState, detail: String?, at date: Date = Date()) async throws {
-        try await writer.write { db in
+        try await live.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO devices(name, state, detail, changed_at_ms) VALUES (?, ?, ?, ?)
@@ -246,7 +253,7 @@ public final class EventStore: Sendable {
 
     /// Forgets devices that are no longer configured.
     public func retainDevices(named names: Set<String>) async throws {
-        try await writer.write { db in
+        try await live.write { db in
             let known = try String.fetchAll(db, sql: "SELECT name FROM devices")
             for name in known where !names.contains(name) {
                 try db.execute(sql: "DELETE FROM devices WHERE name = ?", arguments: [name])
@@ -259,7 +266,7 @@ public final class EventStore: Sendable {
     /// The oldest undelivered events of `lane`, in sequence order, at most `limit`, with a sequence
     /// number greater than `afterSeq`.
     public func nextBatch(lane: Lane, limit: Int, afterSeq: Int64 = 0) async throws -> [StoredEvent] {
-        try await writer.read { db in
+        try await live.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -274,7 +281,7 @@ public final class EventStore: Sendable {
 
     /// Every event in sequence order after `afterSeq` (delivered or not), at most `limit`.
     public func events(afterSeq: Int64 = 0, limit: Int = 1000) async throws -> [StoredRecord] {
-        try await writer.read { db in
+        try await live.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT \(EventStore.columns), delivered_at_ms, outcome FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -290,7 +297,7 @@ public final class EventStore: Sendable {
 
     /// What is queued, what was last delivered, and each device's state.
     public func summary(now: Date = Date()) async throws -> QueueSummary {
-        try await writer.read { db in
+        try await live.read { db in
             var lanes: [Lane: LaneSummary] = [:]
             for lane in Lane.allCases {
                 lanes[lane] = LaneSummary(count: 0, oldestStoredAt: nil)

@@ -97,6 +97,28 @@ import Testing
         #expect(try await reopened.summary().lastSeq == 3002)
     }
 
+    @Test func aReadThatMeetsCorruptionRecoversAndIsAnsweredFromTheFreshStore() async throws {
+        let directory = try EventStoreTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/" + EventStore.fileName
+        let store = try EventStore.open(directory: directory, policy: StoragePolicy(integrityCheckAtOpen: false))
+        let original = try await store.append(contentsOf: (0..<3000).map(StorageFaultTests.tap))
+        try store.checkpoint()
+        try Self.corruptMiddle(of: path)
+        let readable = try await Self.readableIDs(directory: directory, upTo: 3000)
+
+        // The forwarder's read meets the damaged pages: the store recovers under it and answers
+        // from the fresh file instead of failing (no crash, no restart).
+        let pending = try await store.nextBatch(lane: .normal, limit: 5000)
+        let report = try #require(store.runTimeSalvages.first)
+        #expect(store.runTimeSalvages.count == 1)
+        #expect(report.movedTo.hasPrefix(path + ".corrupt-"))
+        let pendingIDs = Set(pending.map(\.id))
+        #expect(original.filter { readable.contains($0.id) }.allSatisfy { pendingIDs.contains($0.id) })
+        #expect(pending.contains { $0.kind == .deviceFault && $0.event.detail == report.description })
+        #expect(try await store.append(StorageFaultTests.tap(1)).seq == 3002)
+    }
+
     @Test func evictedUndeliveredTapsAreReportedOnceWithTheirRange() async throws {
         let directory = try EventStoreTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

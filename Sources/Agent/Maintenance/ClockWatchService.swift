@@ -71,7 +71,20 @@ public struct ClockWatchService<C: Clock>: Service where C.Duration == Duration 
     }
 
     public func run() async throws {
-        var state = try await start()
+        var started: State?
+        while started == nil {
+            do {
+                started = try await start()
+            } catch {
+                logger.error("cannot read the stored clock reference; will try again", metadata: ["error": "\(error)"])
+                do {
+                    try await cancelWhenGracefulShutdown { [clock, interval] in try await clock.sleep(for: interval) }
+                } catch {
+                    return
+                }
+            }
+        }
+        guard var state = started else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await cancelWhenGracefulShutdown { [clock, interval] in try await clock.sleep(for: interval) }
