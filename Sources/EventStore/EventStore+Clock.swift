@@ -23,15 +23,17 @@ extension EventStore {
     /// The wall-over-monotonic offset last recorded for the boot the agent runs in, if any
     /// (kept across agent restarts, so a jump while the agent was down is still seen).
     public func clockReferenceOffset() async throws -> Int64? {
-        guard let text = try await metaValue(ClockMetaKey.reference) else { return nil }
+        // Without a boot id a reference from an earlier boot cannot be told apart: keep none.
+        guard let bootID, let text = try await metaValue(ClockMetaKey.reference) else { return nil }
         let parts = text.split(separator: " ")
-        guard parts.count == 2, String(parts[0]) == (bootID ?? "-"), let offset = Int64(parts[1]) else { return nil }
+        guard parts.count == 2, String(parts[0]) == bootID, let offset = Int64(parts[1]) else { return nil }
         return offset
     }
 
     /// Records the current wall-over-monotonic offset for this boot.
     public func setClockReferenceOffset(_ offsetMs: Int64) async throws {
-        try await setMetaValue(ClockMetaKey.reference, "\(bootID ?? "-") \(offsetMs)")
+        guard let bootID else { return }
+        try await setMetaValue(ClockMetaKey.reference, "\(bootID) \(offsetMs)")
     }
 
     /// The detail of a `clock_jump` event: every number the platform needs to correct events of
