@@ -81,7 +81,9 @@ import VirtualDevices
         let baseline = try #require(Self.residentKiB(agent.pid))
 
         // Flood for 4 s from a thread of its own: the same card's frame (held on the reader)
-        // mixed with random bytes and half frames, as fast as the line takes them.
+        // mixed with random bytes and half frames, at about 200 KB/s: some 200 times what a
+        // 9600-baud reader can send, yet bounded so that the other end-to-end tests running in
+        // parallel on a 2-core machine are not starved.
         let frame = try reader.frame(uid: "0F100D0001")
         let flooding = Thread {
             var rng = SystemRandomNumberGenerator()
@@ -96,6 +98,7 @@ import VirtualDevices
                 }
                 // A full pty buffer (the agent reads slower than this loop writes) times out: go on.
                 try? reader.sendGarbage(chunk)
+                Thread.sleep(forTimeInterval: 0.002)
             }
         }
         flooding.start()
