@@ -34,8 +34,9 @@ struct AlarmEndToEndTests {
         try station.writeConfig(
             platformURL: platform.baseURL, extraPlatform: "batch_size = 20\nheartbeat_seconds = 1",
             extraDevices: Self.alarmBoxConfig(box))
-        // A slow platform: every answer takes 150 ms.
-        try await platform.setFaults(#"{"delayMs": 150}"#)
+        // A slow platform: every answer takes 400 ms (50 taps/s in batches of 20), so the backlog
+        // builds up even when a loaded 2-core machine stores taps at only a few hundred a second.
+        try await platform.setFaults(#"{"delayMs": 400}"#)
         let agent = try station.startAgent()
 
         // Thousands of taps queue up behind the slow platform...
