@@ -125,8 +125,8 @@ import Testing
         let store = try EventStore.open(directory: directory, policy: StoragePolicy(maxBytes: 400 << 10, alarmReserveBytes: 100 << 10))
         #expect(try await store.reportEvictedTaps() == nil)
         var seqs: [Int64] = []
-        for index in 0..<2500 {
-            seqs.append(try await store.append(StorageFaultTests.tap(index)).seq)
+        for batch in 0..<50 {
+            seqs += try await store.append(contentsOf: (0..<50).map { StorageFaultTests.tap(batch * 50 + $0) }).map(\.seq)
         }
         let present = Set(try await StorageFaultTests.allRecords(store).map(\.event.seq))
         let evicted = seqs.filter { !present.contains($0) }
