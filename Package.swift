@@ -113,7 +113,7 @@ let package = Package(
             name: "Agent",
             dependencies: [
                 "EventModel", "DeviceProtocols", "SerialTransport", "EventStore", "PlatformAPI", "Uplink",
-                "StationConfig", "SIADC09", "OSDP",
+                "StationConfig", "SIADC09", "OSDP", "CSerialShim",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

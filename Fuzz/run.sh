@@ -21,8 +21,18 @@ harness[card]="$root/Fuzz/FuzzCardFrameDecoder.swift";  sources[card]="$device_s
 harness[alarmbox]="$root/Fuzz/FuzzAlarmBoxLink.swift";  sources[alarmbox]="$device_sources"
 harness[osdp]="$root/Fuzz/FuzzOSDPFrameDecoder.swift";  sources[osdp]="$osdp_sources"
 
+# The emulator's request validation with the wire types and event model, compiled as one
+# module: copies with the project-module imports stripped.
+validation_dir="$build/src-validation"
+rm -rf "$validation_dir" && mkdir -p "$validation_dir"
+for file in "$root"/Simulator/PlatformEmulator/RequestValidation.swift "$root"/Simulator/PlatformEmulator/EmulatorRequestError.swift \
+            "$root"/Sources/PlatformAPI/*.swift "$root"/Sources/EventModel/*.swift; do
+    sed -E '/^import (EventModel|PlatformAPI)$/d' "$file" > "$validation_dir/$(basename "$file")"
+done
+harness[validation]="$root/Fuzz/FuzzRequestValidation.swift"; sources[validation]="$(find "$validation_dir" -name '*.swift' | sort | tr '\n' ' ')"
+
 status=0
-for name in card alarmbox osdp; do
+for name in card alarmbox osdp validation; do
     if [[ -n "${FUZZ_ONLY:-}" && "$FUZZ_ONLY" != "$name" ]]; then continue; fi
     binary="$build/fuzz-$name"
     # shellcheck disable=SC2086

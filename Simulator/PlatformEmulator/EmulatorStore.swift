@@ -131,14 +131,16 @@ public final class EmulatorStore: Sendable {
                     sql: """
                         INSERT INTO received_event
                             (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-                             detail, related, monotonic_nanos, received_at, deliveries)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                             detail, related, monotonic_nanos, received_at, deliveries,
+                             boot_id, clock_synchronized, clock_corrected, original_occurred_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
                         """,
                     arguments: [
                         stationID, eventID, event.seq, event.kind, event.lane, event.occurredAt, event.device,
                         event.purpose, event.card?.uid, event.card?.format, event.detail, event.related?.lowercased(),
                         // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
                         event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
+                        event.bootId, event.clockSynchronized, event.clockCorrected, event.originalOccurredAt,
                     ]
                 )
                 try recordAlarmEffects(
@@ -232,7 +234,8 @@ public final class EmulatorStore: Sendable {
     private static func page(station: String?, after: Int64, limit: Int, in db: Database) throws -> ReceivedPage {
         let columns = """
             receipt, station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-            detail, related, monotonic_nanos, received_at, deliveries
+            detail, related, monotonic_nanos, received_at, deliveries, boot_id, clock_synchronized, clock_corrected,
+            original_occurred_at
             """
         let rows: [Row]
         if let station {
@@ -259,7 +262,8 @@ public final class EmulatorStore: Sendable {
             id: row["event_id"], seq: row["seq"], kind: row["kind"], lane: row["lane"], occurredAt: row["occurred_at"],
             monotonicNanos: monotonic.map { UInt64(bitPattern: $0) }, device: row["device"], purpose: row["purpose"],
             card: cardUID.map { WireCard(uid: $0, format: cardFormat ?? "") }, detail: row["detail"],
-            related: row["related"]
+            related: row["related"], bootId: row["boot_id"], clockSynchronized: row["clock_synchronized"],
+            clockCorrected: row["clock_corrected"], originalOccurredAt: row["original_occurred_at"]
         )
         return ReceivedEvent(
             receipt: row["receipt"], stationID: row["station_id"], receivedAt: row["received_at"],
@@ -320,6 +324,13 @@ public final class EmulatorStore: Sendable {
             }
         }
         migrator.registerMigration("v2-alarm-loop", migrate: migrateToAlarmLoop)
+        migrator.registerMigration("v3-clock-fields") { db in
+            // Boot id and clock status of each event, as the kiosk sent them (issue 5).
+            try db.execute(sql: "ALTER TABLE received_event ADD COLUMN boot_id TEXT")
+            try db.execute(sql: "ALTER TABLE received_event ADD COLUMN clock_synchronized INTEGER")
+            try db.execute(sql: "ALTER TABLE received_event ADD COLUMN clock_corrected INTEGER")
+            try db.execute(sql: "ALTER TABLE received_event ADD COLUMN original_occurred_at TEXT")
+        }
         return migrator
     }
 }

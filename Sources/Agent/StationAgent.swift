@@ -80,8 +80,11 @@ public enum StationAgent {
     ) async throws {
         let store = try EventStore.open(
             directory: settings.stateDirectory,
-            policy: StoragePolicy(maxBytes: settings.storeBudgetBytes, alarmReserveBytes: settings.alarmReserveBytes),
+            policy: StoragePolicy(
+                maxBytes: settings.storeBudgetBytes, alarmReserveBytes: settings.alarmReserveBytes, integrityCheckAtOpen: false),
             logger: logger)
+        // Only the cheap checks ran at open; IntegrityCheckService runs quick_check after ready.
+        store.clockSynchronized = SystemClockSource().isSynchronized()
         if let salvage = store.salvage {
             logger.error("the event store was corrupt; moved aside and salvaged", metadata: ["store.salvage": "\(salvage)"])
             _ = try await store.append(NewEvent(kind: .deviceFault, device: "event-store", detail: salvage.description))
@@ -147,6 +150,8 @@ public enum StationAgent {
                 client: client, store: store, coordinator: coordinator, interval: settings.heartbeatInterval, clock: clock,
                 logger: logger),
             RetentionService(store: store, retention: settings.retention, clock: clock, logger: logger),
+            ClockWatchService(store: store, clock: clock, logger: logger),
+            IntegrityCheckService(store: store, logger: logger),
         ]
         if let dc09 = settings.dc09 {
             services.append(DC09Service(settings: dc09, store: store, clock: clock, logger: logger))

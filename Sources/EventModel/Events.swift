@@ -26,6 +26,13 @@ public enum EventKind: String, Sendable, Codable, CaseIterable, Hashable {
     case powerRestored = "power_restored"
     /// A supervised device stopped answering (missed heartbeats) or reports a fault.
     case deviceFault = "device_fault"
+    /// The store's size budget dropped card taps the platform never had; `detail` carries the
+    /// count and the sequence-number range (`count=12 first_seq=40 last_seq=77 total=12`).
+    case eventsEvicted = "events_evicted"
+    /// The kiosk's wall clock jumped (NTP sync after boot, a manual set); `detail` carries the
+    /// boot id, the old and new offsets of wall time over monotonic time and how many stored
+    /// events were corrected (see docs/reliability.md, "A kiosk without a real-time clock").
+    case clockJump = "clock_jump"
 
     /// The delivery lane an event of this kind travels in. Alarms, their resets and tamper
     /// never share a lane with taps.
@@ -93,11 +100,19 @@ public struct NewEvent: Sendable, Hashable {
     /// Monotonic time (nanoseconds since boot) when it happened: orders events even when the
     /// wall clock jumps.
     public var monotonicNanos: UInt64
+    /// Whether the kiosk's wall clock was synchronised (NTP) when the event was stored; nil when
+    /// unknown. The store fills it in from its current clock status when it is nil.
+    public var clockSynchronized: Bool?
+    /// Set when the store corrected `occurredAt` after a wall-clock jump: the time first recorded.
+    public var originalOccurredAt: Date?
 
     public init(
         kind: EventKind, device: String, purpose: String? = nil, card: CardRead? = nil, detail: String? = nil,
-        related: String? = nil, occurredAt: Date = Date(), monotonicNanos: UInt64 = MonotonicTime.nowNanos()
+        related: String? = nil, occurredAt: Date = Date(), monotonicNanos: UInt64 = MonotonicTime.nowNanos(),
+        clockSynchronized: Bool? = nil, originalOccurredAt: Date? = nil
     ) {
+        self.clockSynchronized = clockSynchronized
+        self.originalOccurredAt = originalOccurredAt
         self.kind = kind
         self.device = device
         self.purpose = purpose
@@ -121,8 +136,12 @@ public struct StoredEvent: Sendable, Hashable {
     public var event: NewEvent
     /// When the commit that made it durable finished.
     public var storedAt: Date
+    /// The id of the boot the event was stored in (Linux `boot_id`), if known: with
+    /// `monotonicNanos` it places the event on one machine timeline even when the wall clock is wrong.
+    public var bootID: String?
 
-    public init(seq: Int64, id: String, event: NewEvent, storedAt: Date) {
+    public init(seq: Int64, id: String, event: NewEvent, storedAt: Date, bootID: String? = nil) {
+        self.bootID = bootID
         self.seq = seq
         self.id = id
         self.event = event

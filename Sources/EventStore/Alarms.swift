@@ -52,7 +52,7 @@ extension EventStore {
 
     private func writeLatch(_ alarm: StoredEvent, stage: AlarmStage) async throws {
         let now = Self.milliseconds(Date())
-        try await writer.write { db in
+        try await live.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
@@ -67,7 +67,7 @@ extension EventStore {
     @discardableResult
     public func advanceAlarm(_ eventID: String, to stage: AlarmStage) async throws -> LatchedAlarm? {
         let now = Self.milliseconds(Date())
-        return try await writer.write { db -> LatchedAlarm? in
+        return try await live.write { db -> LatchedAlarm? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM alarm_latches WHERE event_id = ?", arguments: [eventID]) else {
                 return nil
             }
@@ -87,7 +87,7 @@ extension EventStore {
     public func resetAlarm(_ eventID: String, device: String, detail: String) async throws -> StoredEvent? {
         guard try await latch(eventID) != nil else { return nil }
         let reset = try await append(NewEvent(kind: .alarmReset, device: device, detail: detail, related: eventID))
-        try await writer.write { db in
+        try await live.write { db in
             try db.execute(sql: "DELETE FROM alarm_latches WHERE event_id = ?", arguments: [eventID])
         }
         return reset
@@ -96,7 +96,7 @@ extension EventStore {
     /// The alarms latched now, oldest first. Rebuilds missing latches from alarm events that have
     /// no `alarm_reset` (a crash between an alarm's commit and its latch's).
     public func latchedAlarms() async throws -> [LatchedAlarm] {
-        try await writer.write { db in
+        try await live.write { db in
             try db.execute(
                 sql: """
                     INSERT OR IGNORE INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
@@ -113,7 +113,7 @@ extension EventStore {
 
     /// A latch by alarm event id, if it is latched (for `station-agent test-alarm`).
     public func latch(_ eventID: String) async throws -> LatchedAlarm? {
-        try await writer.read { db in
+        try await live.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM alarm_latches WHERE event_id = ?", arguments: [eventID]).map(Self.latch)
         }
     }
@@ -126,13 +126,13 @@ extension EventStore {
 
     /// A small persistent value (the downlink cursor, say).
     public func metaValue(_ key: String) async throws -> String? {
-        try await writer.read { db in
+        try await live.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
         }
     }
 
     public func setMetaValue(_ key: String, _ value: String) async throws {
-        try await writer.write { db in
+        try await live.write { db in
             try db.execute(
                 sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 arguments: [key, value])

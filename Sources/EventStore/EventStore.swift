@@ -2,6 +2,7 @@ import EventModel
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The kiosk's durable queue: every event the agent accepts lives here until the platform
 /// acknowledges it, and for `retention` after that.
@@ -19,9 +20,12 @@ public final class EventStore: Sendable {
     /// The file inside the state directory.
     public static let fileName = "events.sqlite"
 
-    let writer: any DatabaseWriter
+    /// The database in use: swapped for a fresh one when run-time corruption is recovered
+    /// (see EventStore+RunTimeRecovery.swift), so every access goes through ``writer``.
+    let live: LiveDatabase
+    var writer: any DatabaseWriter { live.writer }
     private let committer: GroupCommitter
-    private let logger: Logger
+    let logger: Logger
     /// Rings when an event is committed in a lane; the forwarder waits on it when idle.
     public let doorbell: LaneDoorbell
     /// The id of the boot the agent runs in (Linux `boot_id`), stored with every event.
@@ -37,41 +41,34 @@ public final class EventStore: Sendable {
     /// What `open` did if it found the database corrupt (moved aside, salvaged), else nil.
     public let salvage: SalvageReport?
 
-    private init(writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil) {
-        self.writer = writer
+    private init(
+        writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil,
+        recovers: Bool = true
+    ) {
+        let bootID = EventStore.readBootID()
+        let doorbell = LaneDoorbell()
+        let live = LiveDatabase(
+            writer,
+            recovery: recovers ? path.map { LiveDatabase.RecoveryContext(path: $0, bootID: bootID, logger: logger, doorbell: doorbell) } : nil)
+        self.live = live
         self.path = path
         self.logger = logger
         self.policy = policy
         self.salvage = salvage
-        self.bootID = EventStore.readBootID()
-        let doorbell = LaneDoorbell()
+        self.bootID = bootID
         self.doorbell = doorbell
-        let bootID = self.bootID
         self.committer = GroupCommitter { events in
             let stored: [StoredEvent]
+            let generation = live.state.withLock { $0.generation }
             do {
-                stored = try await writer.write { db in
-                    try EventStore.makeRoom(for: events, policy: policy, db: db)
-                    return try EventStore.insert(events, bootID: bootID, db: db)
-                }
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && events.contains(where: { $0.lane == .alarm }) {
-                // An alarm must find room: drop delivered events, then the oldest taps, to free
-                // pages inside the file, and try once more.
-                do {
-                    stored = try await writer.write { db in
-                        var freed: Int64 = 0
-                        _ = try EventStore.evict(db: db) {
-                            defer { freed += 1 }
-                            return freed < 4
-                        }
-                        return try EventStore.insert(events, bootID: bootID, db: db)
-                    }
-                    logger.warning("storage full: evicted events to store an alarm", metadata: ["store.path": "\(path ?? ":memory:")"])
-                } catch {
-                    throw EventStore.writeError(error, path: path)
-                }
-            } catch {
-                throw EventStore.writeError(error, path: path)
+                stored = try await EventStore.commitOnce(events, live: live, policy: policy, bootID: bootID, path: path, logger: logger)
+            } catch let error as EventStoreError where error.code == .corrupt && path != nil {
+                // Run-time corruption: stop writing into the bad file, move it aside, salvage it
+                // into a fresh store, and commit these events there.
+                try await EventStore.recoverAtRunTime(
+                    live: live, path: path!, problem: error.message, bootID: bootID, logger: logger, doorbell: doorbell,
+                    seenGeneration: generation)
+                stored = try await EventStore.commitOnce(events, live: live, policy: policy, bootID: bootID, path: path, logger: logger)
             }
             for lane in Set(stored.map(\.lane)) { doorbell.ring(lane) }
             return stored
@@ -107,7 +104,10 @@ public final class EventStore: Sendable {
         let path = (directory as NSString).appendingPathComponent(fileName)
         finishInterruptedSalvage(path: path)
         var salvage: SalvageReport?
-        if policy.integrityCheckAtOpen, let problem = try integrityProblem(path: path) {
+        // The full quick_check reads every page (seconds on a large store); without it only the
+        // cheap checks run here and the caller runs ``checkIntegrityAndRecover()`` after start.
+        let problem = try policy.integrityCheckAtOpen ? integrityProblem(path: path) : cheapIntegrityProblem(path: path)
+        if let problem {
             salvage = try recover(path: path, problem: problem, logger: logger)
         }
         var configuration = Configuration()
@@ -136,7 +136,7 @@ public final class EventStore: Sendable {
         configuration.label = "station.events.readonly"
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            return EventStore(writer: pool, path: path, logger: logger)
+            return EventStore(writer: pool, path: path, logger: logger, recovers: false)
         } catch {
             throw EventStoreError(.openFailed, path: path, "cannot open the event database for reading: \(error)")
         }
@@ -198,7 +198,7 @@ public final class EventStore: Sendable {
     public func markDelivered(_ outcomes: [DeliveryOutcome], at date: Date = Date()) async throws {
         guard !outcomes.isEmpty else { return }
         let ms = Self.milliseconds(date)
-        try await writer.write { db in
+        try await live.write { db in
             let update = try db.cachedStatement(
                 sql: "UPDATE events SET delivered_at_ms = ?, outcome = ?, outcome_reason = ? WHERE seq = ? AND delivered_at_ms IS NULL")
             for outcome in outcomes {
@@ -218,7 +218,7 @@ public final class EventStore: Sendable {
         let ms = Self.milliseconds(date)
         var total = 0
         while true {
-            let deleted = try await writer.write { db -> Int in
+            let deleted = try await live.write { db -> Int in
                 try db.execute(
                     sql: """
                         DELETE FROM events WHERE seq IN (
@@ -240,7 +240,7 @@ public final class EventStore: Sendable {
 
     /// Records a device's current state (shown by `station-agent status`).
     public func setDeviceState(_ name: String, state: DeviceState, detail: String?, at date: Date = Date()) async throws {
-        try await writer.write { db in
+        try await live.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO devices(name, state, detail, changed_at_ms) VALUES (?, ?, ?, ?)
@@ -253,7 +253,7 @@ public final class EventStore: Sendable {
 
     /// Forgets devices that are no longer configured.
     public func retainDevices(named names: Set<String>) async throws {
-        try await writer.write { db in
+        try await live.write { db in
             let known = try String.fetchAll(db, sql: "SELECT name FROM devices")
             for name in known where !names.contains(name) {
                 try db.execute(sql: "DELETE FROM devices WHERE name = ?", arguments: [name])
@@ -266,7 +266,7 @@ public final class EventStore: Sendable {
     /// The oldest undelivered events of `lane`, in sequence order, at most `limit`, with a sequence
     /// number greater than `afterSeq`.
     public func nextBatch(lane: Lane, limit: Int, afterSeq: Int64 = 0) async throws -> [StoredEvent] {
-        try await writer.read { db in
+        try await live.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -281,7 +281,7 @@ public final class EventStore: Sendable {
 
     /// Every event in sequence order after `afterSeq` (delivered or not), at most `limit`.
     public func events(afterSeq: Int64 = 0, limit: Int = 1000) async throws -> [StoredRecord] {
-        try await writer.read { db in
+        try await live.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT \(EventStore.columns), delivered_at_ms, outcome FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -297,7 +297,7 @@ public final class EventStore: Sendable {
 
     /// What is queued, what was last delivered, and each device's state.
     public func summary(now: Date = Date()) async throws -> QueueSummary {
-        try await writer.read { db in
+        try await live.read { db in
             var lanes: [Lane: LaneSummary] = [:]
             for lane in Lane.allCases {
                 lanes[lane] = LaneSummary(count: 0, oldestStoredAt: nil)
@@ -391,31 +391,38 @@ public final class EventStore: Sendable {
             // Finding an alarm's reset (latch rebuild at start) without scanning every event.
             try db.execute(sql: "CREATE INDEX events_related ON events(related) WHERE related IS NOT NULL")
         }
+        migrator.registerMigration("v5-clock-status") { db in
+            // Whether the wall clock was synchronised when the event was stored (NULL: unknown),
+            // and the time first recorded when a clock jump corrected occurred_at_ms.
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN clock_synchronized INTEGER")
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN original_occurred_at_ms INTEGER")
+        }
         return migrator
     }
 
     static let columns =
-        "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms"
+        "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms, boot_id, clock_synchronized, original_occurred_at_ms"
 
-    private static func insert(_ events: [NewEvent], bootID: String?, db: Database) throws -> [StoredEvent] {
+    static func insert(_ events: [NewEvent], bootID: String?, clockSynchronized: Bool? = nil, db: Database) throws -> [StoredEvent] {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO events (id, kind, lane, device, purpose, card_uid, card_format, detail, related,
-                  occurred_at_ms, monotonic_ns, boot_id, stored_at_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  occurred_at_ms, monotonic_ns, boot_id, stored_at_ms, clock_synchronized)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let now = Date()
         let nowMs = milliseconds(now)
         var stored: [StoredEvent] = []
         stored.reserveCapacity(events.count)
-        for event in events {
+        for var event in events {
             let id = UUID().uuidString.lowercased()
+            if event.clockSynchronized == nil { event.clockSynchronized = clockSynchronized }
             try statement.execute(arguments: [
                 id, event.kind.rawValue, event.lane.rawValue, event.device, event.purpose, event.card?.uid,
                 event.card?.format, event.detail, event.related, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
-                bootID, nowMs,
+                bootID, nowMs, event.clockSynchronized,
             ])
-            stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs)))
+            stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs), bootID: bootID))
         }
         return stored
     }
@@ -431,8 +438,9 @@ public final class EventStore: Sendable {
         let card = uid.map { CardRead(uid: $0, format: row["card_format"] ?? "") }
         let event = NewEvent(
             kind: kind, device: row["device"], purpose: row["purpose"], card: card, detail: row["detail"],
-            related: row["related"], occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]))
-        return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]))
+            related: row["related"], occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]),
+            clockSynchronized: row["clock_synchronized"], originalOccurredAt: (row["original_occurred_at_ms"] as Int64?).map(date))
+        return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]), bootID: row["boot_id"])
     }
 
     static func milliseconds(_ date: Date) -> Int64 {

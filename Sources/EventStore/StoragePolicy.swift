@@ -60,7 +60,7 @@ extension EventStore {
 
     /// The eviction counters (kept in the `meta` table, surviving restarts).
     public func evictionCounts() async throws -> EvictionCounts {
-        try await writer.read { db in
+        try await live.read { db in
             EvictionCounts(
                 delivered: try Self.metaInt(MetaKey.evictedDelivered, db), undeliveredTaps: try Self.metaInt(MetaKey.evictedUndeliveredTaps, db))
         }
@@ -68,7 +68,7 @@ extension EventStore {
 
     /// Bytes in the database file's used pages (pages in the free list do not count).
     public func usedBytes() async throws -> Int64 {
-        try await writer.read { db in try Self.usedBytes(db) }
+        try await live.read { db in try Self.usedBytes(db) }
     }
 
     /// Caps the database file at `pages` pages (`PRAGMA max_page_count` on the writer): writes
@@ -140,15 +140,18 @@ extension EventStore {
             if deleted > 0 {
                 try addMeta(MetaKey.evictedDelivered, deleted, db)
             } else {
-                try db.execute(
+                let seqs = try Int64.fetchAll(
+                    db,
                     sql: """
                         DELETE FROM events WHERE seq IN (
                           SELECT seq FROM events WHERE delivered_at_ms IS NULL AND lane = 'normal' AND kind = ?
                           ORDER BY seq LIMIT ?)
+                        RETURNING seq
                         """,
                     arguments: [EventKind.cardTap.rawValue, chunk])
-                deleted = Int64(db.changesCount)
+                deleted = Int64(seqs.count)
                 try addMeta(MetaKey.evictedUndeliveredTaps, deleted, db)
+                try noteUnreportedTapEvictions(seqs, db)
             }
             if deleted == 0 { break }
             total += deleted

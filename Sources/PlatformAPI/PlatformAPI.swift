@@ -39,7 +39,7 @@ public struct WireEvent: Codable, Sendable, Hashable {
     public var seq: Int64
     /// One of ``EventKind``'s raw values: `card_tap`, `alarm`, `device_online`, `device_offline`,
     /// `agent_started`, `alarm_reset`, `tamper`, `low_battery`, `power_loss`, `power_restored`,
-    /// `device_fault`.
+    /// `device_fault`, `events_evicted`, `clock_jump`.
     public var kind: String
     /// `alarm` or `normal`.
     public var lane: String
@@ -53,11 +53,25 @@ public struct WireEvent: Codable, Sendable, Hashable {
     public var detail: String?
     /// The id of an earlier event this one refers to (the alarm an `alarm_reset` resets).
     public var related: String?
+    /// The kiosk's boot id (Linux `boot_id`) when it happened: `monotonicNanos` counts within it.
+    public var bootId: String?
+    /// Whether the kiosk's wall clock was synchronised (NTP) when the event was stored; absent
+    /// when unknown. `false`: `occurredAt` may be far off (a kiosk without a real-time clock).
+    public var clockSynchronized: Bool?
+    /// `true` when the kiosk corrected `occurredAt` after a wall-clock jump (its monotonic time
+    /// plus the new offset); `originalOccurredAt` then holds the time first recorded.
+    public var clockCorrected: Bool?
+    public var originalOccurredAt: String?
 
     public init(
         id: String, seq: Int64, kind: String, lane: String, occurredAt: String, monotonicNanos: UInt64? = nil,
-        device: String, purpose: String? = nil, card: WireCard? = nil, detail: String? = nil, related: String? = nil
+        device: String, purpose: String? = nil, card: WireCard? = nil, detail: String? = nil, related: String? = nil,
+        bootId: String? = nil, clockSynchronized: Bool? = nil, clockCorrected: Bool? = nil, originalOccurredAt: String? = nil
     ) {
+        self.bootId = bootId
+        self.clockSynchronized = clockSynchronized
+        self.clockCorrected = clockCorrected
+        self.originalOccurredAt = originalOccurredAt
         self.id = id
         self.seq = seq
         self.kind = kind
@@ -77,7 +91,9 @@ public struct WireEvent: Codable, Sendable, Hashable {
             occurredAt: Timestamp.format(stored.event.occurredAt), monotonicNanos: stored.event.monotonicNanos,
             device: stored.event.device, purpose: stored.event.purpose,
             card: stored.event.card.map { WireCard(uid: $0.uid, format: $0.format) }, detail: stored.event.detail,
-            related: stored.event.related
+            related: stored.event.related, bootId: stored.bootID, clockSynchronized: stored.event.clockSynchronized,
+            clockCorrected: stored.event.originalOccurredAt == nil ? nil : true,
+            originalOccurredAt: stored.event.originalOccurredAt.map(Timestamp.format)
         )
     }
 }

@@ -79,7 +79,7 @@ public struct DC09EventCode: Sendable, Hashable, CustomStringConvertible {
         case .powerLoss: .acLoss
         case .powerRestored: .acRestore
         case .deviceFault: .deviceTrouble
-        case .cardTap, .deviceOnline, .deviceOffline, .agentStarted: nil
+        case .cardTap, .deviceOnline, .deviceOffline, .agentStarted, .eventsEvicted, .clockJump: nil
         }
     }
 

@@ -61,6 +61,13 @@ struct StationEndToEndTests {
             try reader.tap(uid: String(format: "%010X", 0x3C_0000_0000 + index))
             try await Task.sleep(for: .milliseconds(4))
             if index == 50 || index == 100 {
+                // Kill a running agent, not one still starting: on a loaded 2-core machine a start
+                // can take longer than the taps so far, and then its agent_started is never committed.
+                let running = killed + 1
+                _ = await eventually {
+                    try await EventStore.openReadOnly(directory: station.stateDirectory).events(limit: 100_000)
+                        .filter { $0.event.kind == .agentStarted }.count >= running
+                }
                 agent.signal(SIGKILL)
                 _ = await agent.waitForExit()
                 killed += 1

@@ -54,7 +54,7 @@ struct MigrationTests {
         }
 
         let store = try EmulatorStore(path: path, now: { Date(timeIntervalSince1970: 1_800_000_000) })
-        #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop"])
+        #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop", "v3-clock-fields"])
         let before = try store.received(station: nil, after: 0, limit: 10)
         #expect(before.events.map(\.receipt) == [1, 2, 3])
         #expect(before.events.map(\.event.id) == [uuid(1), uuid(2), uuid(3)])

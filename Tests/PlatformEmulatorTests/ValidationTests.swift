@@ -35,7 +35,7 @@ enum Malformation: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .seqIsFraction: "events[3].seq: 4.5 is not an integer"
         case .kindUnknown:
             "events[3].kind: \"foo\" is not one of card_tap, alarm, device_online, device_offline, agent_started, "
-                + "alarm_reset, tamper, low_battery, power_loss, power_restored, device_fault"
+                + "alarm_reset, tamper, low_battery, power_loss, power_restored, device_fault, events_evicted, clock_jump"
         case .kindNull: "events[3].kind: must not be null"
         case .idNotUUID: "events[3].id: \"not-a-uuid\" is not a UUID"
         case .seqZero: "events[3].seq: 0 is below 1"

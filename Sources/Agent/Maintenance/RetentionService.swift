@@ -6,49 +6,64 @@ import Uplink
 import EventModel
 
 /// Prunes delivered events older than the retention period, once at start and then every
-/// `interval`. Undelivered events are never pruned.
+/// `interval`; and every `reportInterval` stores an `events_evicted` event when the size budget
+/// dropped undelivered card taps since the last report. Undelivered events are never pruned.
 public struct RetentionService<C: Clock>: Service where C.Duration == Duration {
     let store: EventStore
     let retention: Duration
     let interval: Duration
+    let reportInterval: Duration
     let clock: C
     let logger: Logger
 
-    public init(store: EventStore, retention: Duration, interval: Duration = .seconds(3600), clock: C, logger: Logger) {
+    public init(
+        store: EventStore, retention: Duration, interval: Duration = .seconds(3600), reportInterval: Duration = .seconds(60),
+        clock: C, logger: Logger
+    ) {
         self.store = store
         self.retention = retention
         self.interval = interval
+        self.reportInterval = min(reportInterval, interval)
         self.clock = clock
         self.logger = logger
     }
 
     public func run() async throws {
+        var nextPrune = clock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await store.prune(deliveredBefore: Date().addingTimeInterval(-retention.seconds))
-                try await reportEvictions()
-            } catch {
-                logger.error("pruning delivered events failed; will try again", metadata: ["error": "\(error)"])
+            if clock.now >= nextPrune {
+                nextPrune = clock.now.advanced(by: interval)
+                do {
+                    try await store.prune(deliveredBefore: Date().addingTimeInterval(-retention.seconds))
+                } catch {
+                    logger.error("pruning delivered events failed; will try again", metadata: ["error": "\(error)"])
+                }
             }
             do {
-                try await cancelWhenGracefulShutdown { [clock, interval] in try await clock.sleep(for: interval) }
+                try await reportEvictions()
+            } catch {
+                logger.error("reporting evicted events failed; will try again", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { [clock, reportInterval] in try await clock.sleep(for: reportInterval) }
             } catch {
                 return
             }
         }
     }
 
-    /// Tells the platform (as a `device_fault` of the store) how many events the size budget
-    /// evicted since the last report.
+    /// Tells the platform (an `events_evicted` event) how many undelivered taps the size budget
+    /// dropped since the last report, and which sequence numbers. Delivered events the budget
+    /// dropped early are no loss to the platform: they are counted in the store and logged.
     private func reportEvictions() async throws {
+        if let event = try await store.reportEvictedTaps() {
+            logger.warning("the storage budget evicted undelivered card taps", metadata: ["store.evicted": "\(event.event.detail ?? "")"])
+        }
         let counts = try await store.evictionCounts()
-        let reported = Int64(try await store.metaValue("evictions_reported") ?? "0") ?? 0
-        guard counts.total > reported else { return }
-        _ = try await store.append(
-            NewEvent(
-                kind: .deviceFault, device: "event-store",
-                detail: "evicted \(counts.total - reported) events to stay within [store] max_mb (\(counts.undeliveredTaps) undelivered taps so far)"))
+        let logged = Int64(try await store.metaValue("evictions_reported") ?? "0") ?? 0
+        guard counts.total > logged else { return }
         try await store.setMetaValue("evictions_reported", String(counts.total))
-        logger.warning("the storage budget evicted events", metadata: ["store.evicted": "\(counts.total - reported)"])
+        logger.warning(
+            "the storage budget evicted events", metadata: ["store.evicted": "\(counts.total - logged)", "store.evicted_taps": "\(counts.undeliveredTaps)"])
     }
 }

@@ -96,6 +96,18 @@ int cserial_is_pty_slave_major(unsigned int major);
  */
 int cserial_error_text(int errnum, char *buffer, size_t capacity);
 
+/*
+ * Reads the kernel's clock discipline state with adjtimex(2) in read-only mode (modes = 0,
+ * allowed for any user). On success stores the timex status bits in *status and adjtimex's
+ * return value (TIME_OK, ..., TIME_ERROR) in *state, and returns 0; else returns errno.
+ * STA_UNSYNC in status (or state == TIME_ERROR) means the clock is not synchronised.
+ */
+int cserial_clock_state(int *status, int *state);
+
+/* The STA_UNSYNC bit and the TIME_ERROR state, for Swift. */
+int cserial_sta_unsync(void);
+int cserial_time_error(void);
+
 #ifdef __cplusplus
 }
 #endif
