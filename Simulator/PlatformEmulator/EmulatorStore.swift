@@ -73,6 +73,12 @@ public final class EmulatorStore: Sendable {
     /// The `async` form of ``ingest(stationID:request:acknowledgeOnly:)``.
     public func ingest(stationID: String, request: IngestRequest, acknowledgeOnly: Int? = nil) async throws -> [IngestResult] {
         try RequestValidation.validate(request, pathStationID: stationID)
+        return try await ingest(stationID: stationID, validated: request, acknowledgeOnly: acknowledgeOnly)
+    }
+
+    /// Stores a request that ``RequestValidation/ingestRequest(from:pathStationID:)`` has already
+    /// decoded and validated for `stationID` (the HTTP route), without validating it again.
+    func ingest(stationID: String, validated request: IngestRequest, acknowledgeOnly: Int? = nil) async throws -> [IngestResult] {
         let receivedAt = Timestamp.format(now())
         let events = prefix(request.events, acknowledgeOnly)
         return try await writer.write { db in
@@ -102,9 +108,32 @@ public final class EmulatorStore: Sendable {
         var accepted: Int64 = 0
         var duplicates: Int64 = 0
         var rejected: Int64 = 0
+        // One prepared insert per event; only an id seen before (no row inserted) costs a lookup.
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO received_event
+                    (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
+                     detail, related, monotonic_nanos, received_at, deliveries)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                ON CONFLICT (event_id) DO NOTHING
+                """
+        )
         for event in events {
             let eventID = event.id.lowercased()
-            if let existing = try Row.fetchOne(
+            try insert.execute(arguments: [
+                stationID, eventID, event.seq, event.kind, event.lane, event.occurredAt, event.device,
+                event.purpose, event.card?.uid, event.card?.format, event.detail, event.related?.lowercased(),
+                // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
+                event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
+            ])
+            if db.changesCount == 1 {
+                try recordAlarmEffects(
+                    of: event, eventID: eventID, receipt: db.lastInsertedRowID, stationID: stationID,
+                    receivedAt: receivedAt, in: db
+                )
+                results.append(IngestResult(id: event.id, status: .accepted))
+                accepted += 1
+            } else if let existing = try Row.fetchOne(
                 db, sql: "SELECT station_id, seq, kind FROM received_event WHERE event_id = ?", arguments: [eventID]
             ) {
                 let storedStation: String = existing["station_id"]
@@ -127,26 +156,7 @@ public final class EmulatorStore: Sendable {
                     rejected += 1
                 }
             } else {
-                try db.execute(
-                    sql: """
-                        INSERT INTO received_event
-                            (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-                             detail, related, monotonic_nanos, received_at, deliveries)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                        """,
-                    arguments: [
-                        stationID, eventID, event.seq, event.kind, event.lane, event.occurredAt, event.device,
-                        event.purpose, event.card?.uid, event.card?.format, event.detail, event.related?.lowercased(),
-                        // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
-                        event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
-                    ]
-                )
-                try recordAlarmEffects(
-                    of: event, eventID: eventID, receipt: db.lastInsertedRowID, stationID: stationID,
-                    receivedAt: receivedAt, in: db
-                )
-                results.append(IngestResult(id: event.id, status: .accepted))
-                accepted += 1
+                throw EmulatorStoreError("event \(eventID): neither inserted nor found; the database is inconsistent")
             }
         }
         try bump(Counter.accepted, by: accepted, in: db)
