@@ -116,13 +116,15 @@ public enum Timestamp {
     static let maximumMilliseconds: Int64 = 253_402_300_799_999
 
     /// The whole milliseconds Foundation would print for `seconds` since 1970: truncated towards
-    /// the past, except that a value within a microsecond below a boundary counts as that boundary
-    /// (see the type's comment). Nil for non-finite or huge values.
+    /// the past, except that a value within a microsecond (or, far from 1970, a few ulps) below a
+    /// boundary counts as that boundary (see the type's comment). Nil for non-finite or huge values.
     static func wholeMilliseconds(_ seconds: Double) -> Int64? {
         let scaled = seconds * 1000
         guard scaled.isFinite, abs(scaled) < 1e17 else { return nil }
         let nearest = scaled.rounded()
-        if abs(scaled - nearest) < 0.001 { return Int64(nearest) }
+        // `Double(ms) / 1000` and back is off by at most a couple of ulps: far from 1970 that is
+        // more than a microsecond.
+        if abs(scaled - nearest) < max(0.001, 4 * scaled.ulp) { return Int64(nearest) }
         return Int64(scaled.rounded(.down))
     }
 

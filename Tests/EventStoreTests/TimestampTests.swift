@@ -45,7 +45,7 @@ import Testing
             let date = Date(timeIntervalSince1970: seconds)
             let scaled = seconds * 1000
             // Within a microsecond below a boundary we deliberately differ (see `Timestamp`).
-            if abs(scaled - scaled.rounded()) < 0.002 { continue }
+            if abs(scaled - scaled.rounded()) < max(0.002, 8 * scaled.ulp) { continue }
             #expect(Timestamp.format(date) == date.formatted(Self.foundation), "seconds \(seconds)")
             compared += 1
         }
