@@ -72,8 +72,10 @@ public enum Timestamp {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.sssZ` or `YYYY-MM-DDTHH:MM:SSZ` with every field in its ordinary range;
-    /// nil for anything else (the caller then asks Foundation). The date is computed as
-    /// Foundation computes it (seconds since 2001 plus the fraction), so both agree to the bit.
+    /// nil for anything else (the caller then asks Foundation). The date is seconds since 2001
+    /// plus the fraction, as Foundation's result is to the bit for almost every date; within a
+    /// few years of 2001 Foundation's own rounding differs from it by an ulp or two (well under
+    /// a microsecond).
     static func parseCanonical(_ text: String) -> Date? {
         var text = text
         return text.withUTF8 { bytes -> Date? in
