@@ -138,7 +138,7 @@ struct EmulatorRoutes: Sendable {
             )
         }
         let ingest = try RequestValidation.ingestRequest(from: Data(body.readableBytesView), pathStationID: stationID)
-        let results = try await store.ingest(stationID: stationID, request: ingest, acknowledgeOnly: acknowledgeOnly)
+        let results = try await store.ingest(stationID: stationID, validated: ingest, acknowledgeOnly: acknowledgeOnly)
         var accepted = 0
         var duplicates = 0
         var rejected = 0
@@ -162,7 +162,9 @@ struct EmulatorRoutes: Sendable {
                 metadata: ["station": "\(stationID)", "alarm": "\(event.id.lowercased())", "device": "\(event.device)"]
             )
         }
-        return try jsonResponse(IngestResponse(results: results))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: IngestResponse(results: results).encodedJSON())))
     }
 
     /// The `stationId` path parameter, percent-decoded.

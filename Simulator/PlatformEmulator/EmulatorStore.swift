@@ -73,6 +73,12 @@ public final class EmulatorStore: Sendable {
     /// The `async` form of ``ingest(stationID:request:acknowledgeOnly:)``.
     public func ingest(stationID: String, request: IngestRequest, acknowledgeOnly: Int? = nil) async throws -> [IngestResult] {
         try RequestValidation.validate(request, pathStationID: stationID)
+        return try await ingest(stationID: stationID, validated: request, acknowledgeOnly: acknowledgeOnly)
+    }
+
+    /// Stores a request that ``RequestValidation/ingestRequest(from:pathStationID:)`` has already
+    /// decoded and validated for `stationID` (the HTTP route), without validating it again.
+    func ingest(stationID: String, validated request: IngestRequest, acknowledgeOnly: Int? = nil) async throws -> [IngestResult] {
         let receivedAt = Timestamp.format(now())
         let events = prefix(request.events, acknowledgeOnly)
         return try await writer.write { db in
@@ -102,11 +108,22 @@ public final class EmulatorStore: Sendable {
         var accepted: Int64 = 0
         var duplicates: Int64 = 0
         var rejected: Int64 = 0
+        // Prepared once per connection (a 1,000-event batch used to compile both per event). The
+        // lookup comes first: an `INSERT ... ON CONFLICT DO NOTHING` would use up a receipt
+        // number on every duplicate, and receipts count first receipts without gaps.
+        let lookup = try db.cachedStatement(sql: "SELECT station_id, seq, kind FROM received_event WHERE event_id = ?")
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO received_event
+                    (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
+                     detail, related, monotonic_nanos, received_at, deliveries,
+                     boot_id, clock_synchronized, clock_corrected, original_occurred_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+                """
+        )
         for event in events {
             let eventID = event.id.lowercased()
-            if let existing = try Row.fetchOne(
-                db, sql: "SELECT station_id, seq, kind FROM received_event WHERE event_id = ?", arguments: [eventID]
-            ) {
+            if let existing = try Row.fetchOne(lookup, arguments: [eventID]) {
                 let storedStation: String = existing["station_id"]
                 let storedSeq: Int64 = existing["seq"]
                 let storedKind: String = existing["kind"]
@@ -127,22 +144,13 @@ public final class EmulatorStore: Sendable {
                     rejected += 1
                 }
             } else {
-                try db.execute(
-                    sql: """
-                        INSERT INTO received_event
-                            (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-                             detail, related, monotonic_nanos, received_at, deliveries,
-                             boot_id, clock_synchronized, clock_corrected, original_occurred_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        stationID, eventID, event.seq, event.kind, event.lane, event.occurredAt, event.device,
-                        event.purpose, event.card?.uid, event.card?.format, event.detail, event.related?.lowercased(),
-                        // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
-                        event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
-                        event.bootId, event.clockSynchronized, event.clockCorrected, event.originalOccurredAt,
-                    ]
-                )
+                try insert.execute(arguments: [
+                    stationID, eventID, event.seq, event.kind, event.lane, event.occurredAt, event.device,
+                    event.purpose, event.card?.uid, event.card?.format, event.detail, event.related?.lowercased(),
+                    // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
+                    event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
+                    event.bootId, event.clockSynchronized, event.clockCorrected, event.originalOccurredAt,
+                ])
                 try recordAlarmEffects(
                     of: event, eventID: eventID, receipt: db.lastInsertedRowID, stationID: stationID,
                     receivedAt: receivedAt, in: db

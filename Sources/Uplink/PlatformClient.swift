@@ -101,9 +101,9 @@ public final class PlatformClient: Sendable {
     public func send(_ events: [StoredEvent]) async throws(UplinkError) -> [String: IngestResult] {
         let body = IngestRequest(
             station: endpoint.station, sentAt: Timestamp.format(Date()), events: events.map(WireEvent.init))
-        let data: Data
+        let data: [UInt8]
         do {
-            data = try JSONEncoder().encode(body)
+            data = try body.encodedJSON()
         } catch {
             throw UplinkError(.invalidResponse, message: "cannot encode the batch: \(error)")
         }
@@ -111,7 +111,7 @@ public final class PlatformClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         authorize(&request)
-        request.body = .bytes(ByteBuffer(data: data))
+        request.body = .bytes(ByteBuffer(bytes: data))
         let (status, headers, responseBody) = try await perform(request, url: endpoint.ingestURL, timeout: endpoint.timeout)
         try Self.check(status, headers: headers, body: responseBody, method: "POST", url: endpoint.ingestURL)
         let decoded: IngestResponse

@@ -65,6 +65,15 @@ public struct DeliveryPlanner: Sendable {
         return Decision(outcomes: outcomes, next: .sendNow)
     }
 
+    /// Whether the events read ahead (those after a batch of `batchCount` events, read while it
+    /// was in flight) may be sent next, with the batch's verdicts committed meanwhile. Only when
+    /// the platform answered every event of the batch and the planner sends at once: after a
+    /// failure, a split or a partial answer the lane reads again from the store, so an unanswered
+    /// event goes again before anything after it.
+    public static func mayContinue(after decision: Decision, batchCount: Int) -> Bool {
+        decision.next == .sendNow && batchCount > 0 && decision.outcomes.count == batchCount
+    }
+
     /// The request for `batch` failed with `error`.
     public mutating func failed(_ error: UplinkError, for batch: [StoredEvent], unit: Double) -> Decision {
         if error.isRequestRejected {

@@ -64,9 +64,21 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         var logger = self.logger
         logger[metadataKey: "lane"] = "\(lane.rawValue)"
         var platformDown = false
+        // The normal lane overlaps its local work with the request in flight: while batch N is
+        // at the platform, the verdicts of batch N-1 are committed and the events after N are
+        // read. Requests stay one at a time and in order; see `DeliveryPlanner.mayContinue`.
+        let pipelined = lane == .normal
+        var readAhead: [StoredEvent] = []
+        var deferredOutcomes: [DeliveryOutcome] = []
 
         while !Task.isCancelled {
-            let batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)
+            let batch: [StoredEvent]
+            if readAhead.isEmpty {
+                batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)
+            } else {
+                batch = readAhead
+                readAhead = []
+            }
             if batch.isEmpty {
                 if Task.isShuttingDownGracefully { return }
                 // Sleep until an event is committed in this lane, or shutdown rings us awake.
@@ -80,7 +92,16 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
             }
 
             let decision: DeliveryPlanner.Decision
-            if lane == .alarm { await observer?.sending(batch) }
+            // The alarm's "sent" stage is a commit of its own: record it while the request is in
+            // flight instead of before it, and always before the platform's answer is recorded.
+            async let announced: Void = announceSending(batch, lane: lane)
+            let marking = deferredOutcomes
+            deferredOutcomes = []
+            async let previousMarked: Void = store.markDelivered(marking)
+            let aheadLimit = planner.batchLimit
+            let lastSeq = batch[batch.count - 1].seq
+            async let following: [StoredEvent] =
+                pipelined ? store.nextBatch(lane: lane, limit: aheadLimit, afterSeq: lastSeq) : []
             do {
                 let results = try await sender.send(batch)
                 decision = planner.answered(results, for: batch, unit: Double.random(in: 0..<1))
@@ -102,8 +123,17 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
                 platformDown = !error.isRequestRejected
             }
 
+            await announced
+            try await previousMarked
+            let next = try await following
             if !decision.outcomes.isEmpty {
-                try await store.markDelivered(decision.outcomes)
+                if pipelined && DeliveryPlanner.mayContinue(after: decision, batchCount: batch.count) && !next.isEmpty {
+                    // Committed while the next request is in flight.
+                    deferredOutcomes = decision.outcomes
+                    readAhead = next
+                } else {
+                    try await store.markDelivered(decision.outcomes)
+                }
                 if lane == .alarm, let observer {
                     let acknowledged = Set(decision.outcomes.filter { $0.status != .rejected }.map(\.seq))
                     await observer.acknowledged(batch.filter { acknowledged.contains($0.seq) })
@@ -143,5 +173,14 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
                 }
             }
         }
+        // Cancelled with verdicts not yet committed: try once; if that fails too, the events
+        // are sent again after the next start and the platform answers `duplicate`.
+        if !deferredOutcomes.isEmpty {
+            try? await store.markDelivered(deferredOutcomes)
+        }
+    }
+
+    private func announceSending(_ batch: [StoredEvent], lane: Lane) async {
+        if lane == .alarm { await observer?.sending(batch) }
     }
 }
