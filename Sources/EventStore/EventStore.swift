@@ -47,6 +47,7 @@ public final class EventStore: Sendable {
         let doorbell = LaneDoorbell()
         self.doorbell = doorbell
         let bootID = self.bootID
+        let metrics = StoreMetrics()
         self.committer = GroupCommitter { events in
             let stored: [StoredEvent]
             do {
@@ -74,6 +75,7 @@ public final class EventStore: Sendable {
                 throw EventStore.writeError(error, path: path)
             }
             for lane in Set(stored.map(\.lane)) { doorbell.ring(lane) }
+            metrics.committed(stored)
             return stored
         }
     }
