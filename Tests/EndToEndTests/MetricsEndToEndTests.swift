@@ -167,7 +167,7 @@ struct MetricsEndToEndTests {
         let reader = station.readers["reader-1"]!
 
         for index in 0..<7 {
-            try reader.tap(uid: String(format: "%010X", 0x4A_0000_0000 + index))
+            try reader.tap(uid: String(format: "%010llX", 0x4A_0000_0000 + index))
         }
         #expect(await eventually {
             try await StationEndToEndTests.cardTaps(platform.received()).count == 7

@@ -48,6 +48,10 @@ struct ReloadEndToEndTests {
         StationEndToEndTests.cardTaps(try await platform.received())
     }
 
+    static func occurrences(of text: String, in log: String) -> Int {
+        log.components(separatedBy: text).count - 1
+    }
+
     /// Runs `station-agent status` to completion.
     static func status(_ configPath: String) async throws -> (output: String, status: Int32?) {
         let child = try ChildProcess(Binaries.agent, ["status", "--config", configPath])
@@ -66,7 +70,7 @@ struct ReloadEndToEndTests {
         let one = station.readers["reader-1"]!
         let two = station.readers["reader-2"]!
 
-        for index in 0..<3 { try one.tap(uid: String(format: "%010X", 0x5A_0000_0000 + index)) }
+        for index in 0..<3 { try one.tap(uid: String(format: "%010llX", 0x5A_0000_0000 + index)) }
         #expect(await eventually { try await Self.taps(platform).count == 3 }, "log:\n\(agent.log)")
 
         // Add reader-2 and give reader-1 another purpose, then SIGHUP.
@@ -76,20 +80,26 @@ struct ReloadEndToEndTests {
         agent.signal(SIGHUP)
         _ = try await agent.firstLine(containing: "configuration reloaded")
         #expect(agent.isRunning)
+        // The new generation opens reader-1 again (its second "reader open") and reader-2.
+        #expect(await eventually {
+            Self.occurrences(of: "device=reader-1 port=", in: agent.log) == 2 && Self.occurrences(of: "device=reader-2 port=", in: agent.log) == 1
+        }, "log:\n\(agent.log)")
+        #expect(!agent.log.contains("cannot open the reader"), "the old generation released its ports first:\n\(agent.log)")
 
         var expected = Set<String>()
         for index in 0..<3 {
-            let uid = String(format: "%010X", 0x5B_0000_0000 + index)
+            let uid = String(format: "%010llX", 0x5B_0000_0000 + index)
             try one.tap(uid: uid)
             expected.insert(uid)
-            let hex = String(format: "%08X", 0x0500_0000 + index)
+            let hex = String(format: "%08llX", 0x0500_0000 + index)
             try two.tap(uid: hex)
             expected.insert(hex)
         }
-        #expect(await eventually { try await Self.taps(platform).count == 9 }, "log:\n\(agent.log)")
-        try await Task.sleep(for: .milliseconds(300))  // anything extra would show up by now
+        let arrived = await eventually { try await Self.taps(platform).count == 9 }
         let taps = try await Self.taps(platform)
-        #expect(taps.count == 9, "each tap once")
+        #expect(arrived, "taps: \(taps.map { "\($0.event.device) \($0.event.card?.uid ?? "") \($0.event.purpose ?? "")" })\nlog:\n\(agent.log)")
+        try await Task.sleep(for: .milliseconds(300))  // anything extra would show up by now
+        #expect(try await Self.taps(platform).count == 9, "each tap once")
         #expect(taps.allSatisfy { $0.deliveries == 1 }, "no event was sent twice across the reload")
         let afterReload = taps.filter { expected.contains($0.event.card?.uid ?? "") }
         #expect(afterReload.count == 6)
@@ -171,7 +181,7 @@ struct ReloadEndToEndTests {
         let reader = station.readers["reader-1"]!
         let count = 150
         for index in 0..<count {
-            try reader.tap(uid: String(format: "%010X", 0x5D_0000_0000 + index))
+            try reader.tap(uid: String(format: "%010llX", 0x5D_0000_0000 + index))
             try await Task.sleep(for: .milliseconds(2))
         }
         var output = ""

@@ -34,6 +34,8 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     let reloader: ConfigurationReloader?
     let hangups: UnixSignalsSequence?
     let onReload: @Sendable (ReloadEvent) -> Void
+    /// The devices the running generation holds open.
+    let ledger = PortLedger()
 
     init(
         settings: AgentSettings, store: EventStore, ports: any SerialPortProvider, lines: any ModemLineProvider, clock: C,
@@ -42,8 +44,8 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
         self.initial = settings
         self.initialHTTP = try StationAgent.makeHTTPClient(settings)
         self.store = store
-        self.ports = ports
-        self.lines = lines
+        self.ports = LedgerPortProvider(inner: ports, ledger: ledger)
+        self.lines = LedgerModemLineProvider(inner: lines, ledger: ledger)
         self.clock = clock
         self.logger = logger
         self.reloader = reloader
@@ -110,6 +112,13 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
                         guard number == running.number else { continue }
                         if let next = pending, !shuttingDown {
                             pending = nil
+                            // The old services have returned; their serial reader threads close
+                            // the ports within a read timeout. Open them again only then.
+                            if !(await ledger.waitUntilAllClosed()) {
+                                logger.warning(
+                                    "devices of the previous configuration are still open; starting the new one anyway",
+                                    metadata: ["devices.open": "\(ledger.openCount)"])
+                            }
                             do {
                                 running = try await start(next.settings, http: next.http, number: number + 1, announce: false, tasks: &tasks, post: post)
                                 for removed in settings.deviceNames.subtracting(next.settings.deviceNames) {
