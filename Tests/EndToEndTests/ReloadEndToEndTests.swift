@@ -5,6 +5,10 @@ import PlatformAPI
 import Testing
 import VirtualDevices
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// SIGHUP reloads the configuration of a running `station-agent run`: a valid file restarts its
 /// services without losing or repeating an event; an invalid one is rejected and the old runs on.
 @Suite(.serialized, .timeLimit(.minutes(3)))
@@ -220,5 +224,91 @@ struct ReloadEndToEndTests {
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
         await platform.stop()
+    }
+
+    /// systemd's side of `Type=notify` with `ExecReload=`: READY=1 at start; RELOADING=1 with
+    /// MONOTONIC_USEC, then READY=1, around an applied reload; READY=1 and a status line naming the
+    /// problem after a rejected one.
+    @Test func systemdIsToldAboutReloads() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300), ("reader-2", .textHex)])
+        defer { station.remove() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try Self.config(station, platformURL: platform.baseURL, readers: [("reader-1", "check-in", "")])
+            .write(toFile: station.configPath, atomically: true, encoding: .utf8)
+        let socket = try NotifySocket(path: station.directory + "/notify.sock")
+        let agent = try ChildProcess(Binaries.agent, ["run", "--config", station.configPath], environment: ["NOTIFY_SOCKET": socket.path])
+
+        let started = await socket.messages(until: "READY=1")
+        #expect(started.last?.contains("STATUS=running: 1 reader(s)") == true, "\(started)\nlog:\n\(agent.log)")
+
+        try Self.config(
+            station, platformURL: platform.baseURL, readers: [("reader-1", "check-in", ""), ("reader-2", "check-in", "")]
+        ).write(toFile: station.configPath, atomically: true, encoding: .utf8)
+        agent.signal(SIGHUP)
+        let reload = await socket.messages(until: "READY=1")
+        let reloading = try #require(reload.first { $0.contains("RELOADING=1") }, "\(reload)\nlog:\n\(agent.log)")
+        #expect(reloading.range(of: #"MONOTONIC_USEC=[0-9]+"#, options: .regularExpression) != nil, "\(reloading)")
+        #expect(reload.firstIndex { $0.contains("RELOADING=1") }! < reload.firstIndex { $0.contains("READY=1") }!)
+        #expect(reload.last?.contains("STATUS=running: 2 reader(s); configuration reloaded") == true, "\(reload)")
+
+        try "[station]\nid = 42\n".write(toFile: station.configPath, atomically: true, encoding: .utf8)
+        agent.signal(SIGHUP)
+        let rejected = await socket.messages(until: "READY=1")
+        #expect(!rejected.contains { $0.contains("RELOADING=1") }, "nothing was reloaded: \(rejected)")
+        #expect(
+            rejected.last?.contains("STATUS=running the previous configuration; reload rejected: \(station.configPath):2: station.id: expected a string")
+                == true, "\(rejected)")
+
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        #expect(await socket.messages(until: "STOPPING=1").last?.contains("STOPPING=1") == true)
+        await platform.stop()
+    }
+}
+
+/// A datagram socket standing in for systemd's `NOTIFY_SOCKET`.
+final class NotifySocket: Sendable {
+    let descriptor: Int32
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard descriptor >= 0 else { throw HarnessError("socket: errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let name = Array(path.utf8) + [0]
+        guard name.count <= MemoryLayout.size(ofValue: address.sun_path) else { throw HarnessError("socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in name.enumerated() { raw[index] = byte }
+        }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard rc == 0 else { throw HarnessError("bind \(path): errno \(errno)") }
+    }
+
+    /// The datagrams that arrive until one contains `text` (that one included), or 20 s pass.
+    func messages(until text: String) async -> [String] {
+        var received: [String] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 {
+                let message = String(decoding: buffer[0..<count], as: UTF8.self)
+                received.append(message)
+                if message.contains(text) { return received }
+                continue
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return received
+    }
+
+    deinit {
+        close(descriptor)
+        unlink(path)
     }
 }
