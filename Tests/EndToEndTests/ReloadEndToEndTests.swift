@@ -68,9 +68,11 @@ struct ReloadEndToEndTests {
         let station = try Station(readers: [("reader-1", .rdm6300), ("reader-2", .textHex)])
         defer { station.remove() }
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
-        try Self.config(station, platformURL: platform.baseURL, readers: [("reader-1", "check-in", "")])
+        let metrics = MetricsEndToEndTests.metricsOnAnyPort
+        try Self.config(station, platformURL: platform.baseURL, readers: [("reader-1", "check-in", "")], extra: metrics)
             .write(toFile: station.configPath, atomically: true, encoding: .utf8)
         let agent = try station.startAgent()
+        let metricsPort = try await MetricsEndToEndTests.metricsPort(agent)
         let one = station.readers["reader-1"]!
         let two = station.readers["reader-2"]!
 
@@ -79,7 +81,7 @@ struct ReloadEndToEndTests {
 
         // Add reader-2 and give reader-1 another purpose, then SIGHUP.
         try Self.config(
-            station, platformURL: platform.baseURL, readers: [("reader-1", "attendance", ""), ("reader-2", "volunteer", "")]
+            station, platformURL: platform.baseURL, readers: [("reader-1", "attendance", ""), ("reader-2", "volunteer", "")], extra: metrics
         ).write(toFile: station.configPath, atomically: true, encoding: .utf8)
         agent.signal(SIGHUP)
         _ = try await agent.firstLine(containing: "configuration reloaded")
@@ -118,6 +120,19 @@ struct ReloadEndToEndTests {
         let (output, status) = try await Self.status(station.configPath)
         #expect(status == 0, "\(output)")
         #expect(output.contains("last configuration reload: ") && output.contains(" applied"), "\(output)")
+
+        // Taking reader-2 out again drops its series from the metrics; the counts carry on.
+        #expect(await eventually {
+            try await MetricsEndToEndTests.scrape(metricsPort).value("station_device_online", ["device": "reader-2"]) == 1
+        })
+        try Self.config(station, platformURL: platform.baseURL, readers: [("reader-1", "attendance", "")], extra: metrics)
+            .write(toFile: station.configPath, atomically: true, encoding: .utf8)
+        agent.signal(SIGHUP)
+        _ = try await agent.firstLine(containing: "configuration reloaded")
+        let after = try await MetricsEndToEndTests.scrape(metricsPort)
+        #expect(after.value("station_device_online", ["device": "reader-2"]) == nil, "\(after)")
+        #expect(after.value("station_device_reconnects_total", ["device": "reader-2"]) == nil)
+        #expect(after.value("station_events_total", ["kind": "card_tap", "outcome": "delivered"]) == 9)
 
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
