@@ -99,6 +99,9 @@ public enum StationAgent {
             logger.error("the event store was corrupt; moved aside and salvaged", metadata: ["store.salvage": "\(salvage)"])
             _ = try await store.append(NewEvent(kind: .deviceFault, device: "event-store", detail: salvage.description))
         }
+        // Recorded before anything else runs (and once per process: reloads do not repeat it).
+        _ = try await store.append(
+            NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
         // Trap SIGHUP before saying ready: its default action ends the process.
         let hangups = reloader == nil ? nil : await UnixSignalsSequence(trapping: .sighup)
         let agent = try AgentGenerations(

@@ -77,7 +77,7 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
                 var settings = initial
                 var running: Running
                 do {
-                    running = try await start(settings, http: initialHTTP, number: 0, announce: true, tasks: &tasks, post: post)
+                    running = try await start(settings, http: initialHTTP, number: 0, announce: false, tasks: &tasks, post: post)
                 } catch {
                     try? await initialHTTP.shutdown()
                     throw error
