@@ -58,6 +58,8 @@ extension AgentSettings {
         }
         storeBudgetBytes = configuration.store.maxBytes
         alarmReserveBytes = configuration.store.alarmReserveBytes
+        metricsListen = configuration.metrics.listen
+        logLevel = configuration.log.level
     }
 }
 

@@ -6,6 +6,7 @@ import Logging
 import PlatformAPI
 import SerialTransport
 import ServiceLifecycle
+import StationConfig
 import UnixSignals
 import Uplink
 
@@ -34,6 +35,10 @@ public struct AgentSettings: Sendable {
     public var dc09: DC09Settings?
     /// RS-485 buses of OSDP readers.
     public var osdpBuses: [OSDPBusConfiguration] = []
+    /// Where `GET /metrics` is served (nil: nowhere). Fixed for the process: a reload keeps it.
+    public var metricsListen: StationConfiguration.ListenAddress?
+    /// The lowest level logged (a reload applies a change).
+    public var logLevel: StationConfiguration.LogLevel = .info
 
     public init(
         stationID: String, location: GridLocation?, stateDirectory: String, platformURL: String, token: String?,
@@ -74,9 +79,17 @@ public enum StationAgent {
 
     /// Opens the store, records an `agent_started` event, and runs every service until SIGTERM or
     /// SIGINT, which drain gracefully (readers stop first, then the forwarder sends what it can).
+    ///
+    /// - Parameters:
+    ///   - metrics: renders the metrics exposition; with `settings.metricsListen` set, `GET
+    ///     /metrics` serves it (the caller bootstraps swift-metrics with the matching backend).
+    ///   - reloader: with one, SIGHUP reloads the configuration (see ``AgentGenerations``).
+    ///   - onReload: told when a reload starts, is applied or is rejected.
     public static func run(
         settings: AgentSettings, logger: Logger, ports: any SerialPortProvider = LiveSerialPortProvider(),
-        lines: any ModemLineProvider = LiveModemLineProvider(), onReady: @Sendable () -> Void = {}
+        lines: any ModemLineProvider = LiveModemLineProvider(), metrics: (@Sendable () -> [UInt8])? = nil,
+        reloader: ConfigurationReloader? = nil, onReady: @Sendable () -> Void = {},
+        onReload: @escaping @Sendable (ReloadEvent) -> Void = { _ in }, onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws {
         let store = try EventStore.open(
             directory: settings.stateDirectory,
@@ -89,15 +102,21 @@ public enum StationAgent {
             logger.error("the event store was corrupt; moved aside and salvaged", metadata: ["store.salvage": "\(salvage)"])
             _ = try await store.append(NewEvent(kind: .deviceFault, device: "event-store", detail: salvage.description))
         }
-        let http = try PlatformClient.makeHTTPClient(caFile: settings.caFile, connectTimeout: min(settings.requestTimeout, .seconds(5)))
-        let services: [any Service]
-        do {
-            services = try await makeServices(
-                settings: settings, store: store, http: http, ports: ports, lines: lines, clock: ContinuousClock(), logger: logger)
-        } catch {
-            try await http.shutdown()
-            throw error
+        // Recorded before anything else runs (and once per process: reloads do not repeat it).
+        _ = try await store.append(
+            NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
+        // Trap SIGHUP before saying ready: its default action ends the process.
+        let hangups = reloader == nil ? nil : await UnixSignalsSequence(trapping: .sighup)
+        let agent = try AgentGenerations(
+            settings: settings, store: store, ports: ports, lines: lines, clock: ContinuousClock(), logger: logger,
+            reloader: reloader, hangups: hangups, onReload: onReload)
+        var services: [any Service] = []
+        if let listen = settings.metricsListen, let metrics {
+            let gauges = StoreGauges(store: store, stateDirectory: settings.stateDirectory, logger: logger)
+            services.append(
+                MetricsServer(address: listen, refresh: { await gauges.refresh() }, render: metrics, logger: logger, onListening: onMetricsListening))
         }
+        services.append(agent)
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -116,15 +135,22 @@ public enum StationAgent {
         logger.info("station agent stopped")
     }
 
+    /// The uplink's HTTP client for `settings` (trust roots, connect timeout).
+    static func makeHTTPClient(_ settings: AgentSettings) throws -> HTTPClient {
+        try PlatformClient.makeHTTPClient(caFile: settings.caFile, connectTimeout: min(settings.requestTimeout, .seconds(5)))
+    }
+
     /// Builds the services in start order: HTTP client owner, forwarder, downlink, heartbeat,
     /// retention, then the devices. The group stops them in reverse: devices first, so the
     /// forwarder's last pass sees every event they stored.
     public static func makeServices<C: Clock>(
         settings: AgentSettings, store: EventStore, http: HTTPClient, ports: any SerialPortProvider,
-        lines: any ModemLineProvider, clock: C, logger: Logger
+        lines: any ModemLineProvider, clock: C, logger: Logger, announce: Bool = true, drain: DrainSwitch = DrainSwitch()
     ) async throws -> [any Service] where C.Duration == Duration {
-        _ = try await store.append(
-            NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
+        if announce {
+            _ = try await store.append(
+                NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
+        }
         try await store.retainDevices(
             named: Set(
                 settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)
@@ -144,7 +170,7 @@ public enum StationAgent {
                     .alarm: .init(policy: settings.alarmRetry, batchSize: min(settings.batchSize, 50)),
                     .normal: .init(policy: settings.retry, batchSize: settings.batchSize),
                 ],
-                clock: clock, logger: logger, observer: coordinator),
+                clock: clock, logger: logger, observer: coordinator, drainOnShutdown: { drain.drains }),
             DownlinkService(client: client, store: store, coordinator: coordinator, clock: clock, logger: logger),
             HeartbeatService(
                 client: client, store: store, coordinator: coordinator, interval: settings.heartbeatInterval, clock: clock,

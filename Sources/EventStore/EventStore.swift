@@ -57,6 +57,7 @@ public final class EventStore: Sendable {
         self.salvage = salvage
         self.bootID = bootID
         self.doorbell = doorbell
+        let metrics = StoreMetrics()
         self.committer = GroupCommitter { events in
             let stored: [StoredEvent]
             let generation = live.state.withLock { $0.generation }
@@ -71,6 +72,7 @@ public final class EventStore: Sendable {
                 stored = try await EventStore.commitOnce(events, live: live, policy: policy, bootID: bootID, path: path, logger: logger)
             }
             for lane in Set(stored.map(\.lane)) { doorbell.ring(lane) }
+            metrics.committed(stored)
             return stored
         }
     }

@@ -54,8 +54,6 @@ public enum DC09Probe {
     ) async -> DC09ProbeReport {
         let start = ContinuousClock.now
         var report = DC09ProbeReport(steps: [], result: .failed("not started"), sequence: nil)
-        func step(_ text: String) { report.steps.append(.init(elapsed: ContinuousClock.now - start, text: text)) }
-
         var settings = configuration
         settings.linkTestInterval = nil
         var transmitter: DC09Transmitter
@@ -65,7 +63,51 @@ public enum DC09Probe {
             report.result = .failed(error.message)
             return report
         }
-        var pending = transmitter.submit(event, id: "probe", now: now())
+        let pending = transmitter.submit(event, id: "probe", now: now())
+        return await drive(
+            &transmitter, pending: pending, report: report, start: start, host: host, port: port, connectTimeout: connectTimeout,
+            responseTimeout: settings.responseTimeout, now: now)
+    }
+
+    /// A link test: one `NULL` message (what the agent sends every `link_test_seconds` when
+    /// idle), reported like ``run(event:configuration:host:port:sequenceStore:connectTimeout:now:)``.
+    /// `station-agent doctor` uses it: it shows the receiver is there without reporting an event.
+    public static func linkTest(
+        configuration: DC09TransmitterConfiguration, host: String, port: Int,
+        sequenceStore: any DC09SequenceStore = DC09InMemorySequenceStore(), connectTimeout: Duration = .seconds(5),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) async -> DC09ProbeReport {
+        let start = ContinuousClock.now
+        let report = DC09ProbeReport(steps: [], result: .failed("not started"), sequence: nil)
+        var settings = configuration
+        // The shortest interval allowed: the timer it asks for is fired at once below.
+        settings.linkTestInterval = .seconds(10)
+        var transmitter: DC09Transmitter
+        do {
+            transmitter = try DC09Transmitter(configuration: settings, sequenceStore: sequenceStore)
+        } catch {
+            return DC09ProbeReport(steps: [], result: .failed(error.message), sequence: nil)
+        }
+        var pending: [DC09Transmitter.Action] = []
+        for action in transmitter.start(now: now()) {
+            if case .schedule(let timer, _) = action, timer.kind == .linkTest {
+                pending += transmitter.timerFired(timer, now: now())
+            }
+        }
+        return await drive(
+            &transmitter, pending: pending, report: report, start: start, host: host, port: port, connectTimeout: connectTimeout,
+            responseTimeout: settings.responseTimeout, now: now)
+    }
+
+    /// Carries out the transmitter's actions, one exchange at a time, until a verdict.
+    private static func drive(
+        _ transmitter: inout DC09Transmitter, pending initial: [DC09Transmitter.Action], report initialReport: DC09ProbeReport,
+        start: ContinuousClock.Instant, host: String, port: Int, connectTimeout: Duration, responseTimeout: Duration,
+        now: @Sendable () -> Date
+    ) async -> DC09ProbeReport {
+        var report = initialReport
+        func step(_ text: String) { report.steps.append(.init(elapsed: ContinuousClock.now - start, text: text)) }
+        var pending = initial
         while !pending.isEmpty {
             let action = pending.removeFirst()
             switch action {
@@ -74,7 +116,7 @@ public enum DC09Probe {
                 step("sent \(message) (attempt \(attempt), \(frame.count) bytes) to \(host):\(port)")
                 do {
                     let answer = try await DC09Connection.exchange(
-                        frame, host: host, port: port, connectTimeout: connectTimeout, responseTimeout: settings.responseTimeout)
+                        frame, host: host, port: port, connectTimeout: connectTimeout, responseTimeout: responseTimeout)
                     step("received \(String(decoding: answer.filter { $0 >= 0x20 && $0 < 0x7F }, as: UTF8.self))")
                     pending += transmitter.received(answer, now: now())
                 } catch where error.code == .timedOut {
@@ -106,7 +148,15 @@ public enum DC09Probe {
                 return report
             case .sequenceStoreFailed(let error):
                 step("warning: \(error.message)")
-            case .schedule, .cancel, .closeConnection, .linkTestPassed, .linkTestFailed:
+            case .linkTestPassed(let sequence):
+                step("ACK for link test sequence \(sequence)")
+                report.result = .acknowledged
+                return report
+            case .linkTestFailed(_, let reason, _):
+                step("link test failed: \(reason)")
+                report.result = reason.contains("DUH") ? .refused(reason) : .failed(reason)
+                return report
+            case .schedule, .cancel, .closeConnection:
                 break
             }
         }

@@ -48,26 +48,39 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, settings) = try loadSettings(path: options.config)
-        let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
+        let level = LogLevelSwitch(Logger.Level(configuration.log.level))
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            SwitchableLogHandler(inner: StreamLogHandler.standardError(label: label), level: level)
         }
+        // Metrics go to Prometheus only when the endpoint is on; otherwise they cost nothing.
+        let metrics = settings.metricsListen == nil ? nil : AgentMetrics.bootstrap()
         var agentLogger = Logger(label: "station.agent")
         agentLogger[metadataKey: "station"] = "\(settings.stationID)"
         let logger = agentLogger
         let notifier = SystemdNotifier()
+        let onReload: @Sendable (ReloadEvent) -> Void = { event in
+            if case .applied(let settings) = event { level.current = Logger.Level(settings.logLevel) }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let microseconds = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec / 1000)
+            do {
+                try notifier.notify(ReloadNotification.states(for: event, monotonicMicroseconds: microseconds))
+            } catch {
+                logger.warning("sd_notify failed", metadata: ["error": "\(error)"])
+            }
+        }
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
-                    try await StationAgent.run(settings: settings, logger: logger, onReady: {
-                        do {
-                            try notifier.notify([.ready, .status("running: \(settings.readers.count) reader(s)")])
-                        } catch {
-                            logger.warning("sd_notify failed", metadata: ["error": "\(error)"])
-                        }
-                    })
+                    try await StationAgent.run(
+                        settings: settings, logger: logger, metrics: metrics, reloader: .file(options.config),
+                        onReady: {
+                            do {
+                                try notifier.notify([.ready, .status("running: \(settings.readers.count) reader(s)")])
+                            } catch {
+                                logger.warning("sd_notify failed", metadata: ["error": "\(error)"])
+                            }
+                        }, onReload: onReload)
                     return true
                 }
                 if notifier.watchdogInterval != nil {
@@ -123,8 +136,11 @@ struct Status: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        let summary = try await store.summary()
-        print(StatusReport.render(summary, station: settings.stationID, now: Date()))
+        let now = Date()
+        let summary = try await store.summary(now: now)
+        let drain = try await store.drainCounts(now: now)
+        let lastReload = try await store.metaValue(AgentGenerations<ContinuousClock>.lastReloadKey)
+        print(StatusReport.render(summary, station: settings.stationID, now: now, drain: drain, lastReload: lastReload))
     }
 }
 

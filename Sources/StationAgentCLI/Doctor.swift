@@ -20,7 +20,7 @@ import Glibc
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check devices, permissions, state directory, clock and platform; say what to fix.",
+        abstract: "Check devices, permissions, state directory, clock, platform and DC-09 receiver; say what to fix.",
         discussion: """
             Each line is OK, WARN or FAIL. Exit status 0 when nothing FAILs, 1 otherwise.
             Run it as the service user to see what the agent sees:
@@ -55,6 +55,9 @@ struct Doctor: AsyncParsableCommand {
         report.add(DoctorChecks.clock())
         report.add(contentsOf: await DoctorChecks.platform(
             url: settings.platformURL, caFile: settings.caFile, timeout: .seconds(max(1, timeout))))
+        if let dc09 = settings.dc09 {
+            report.add(await DoctorChecks.dc09(dc09, connectTimeout: .seconds(max(1, timeout))))
+        }
         report.finish()
         if report.failed { throw ExitCode(1) }
     }

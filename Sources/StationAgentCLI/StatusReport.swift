@@ -1,10 +1,13 @@
+import Agent
 import EventModel
 import EventStore
 import Foundation
 
 /// The text `station-agent status` prints.
 enum StatusReport {
-    static func render(_ summary: QueueSummary, station: String, now: Date) -> String {
+    static func render(
+        _ summary: QueueSummary, station: String, now: Date, drain: DrainCounts? = nil, lastReload: String? = nil
+    ) -> String {
         var lines = ["station \(station)"]
         for lane in Lane.allCases {
             let lane = (lane, summary.lanes[lane] ?? LaneSummary(count: 0, oldestStoredAt: nil))
@@ -19,7 +22,16 @@ enum StatusReport {
         } else {
             lines.append("  last delivery: never")
         }
+        if let drain {
+            lines += BacklogProgress(
+                remaining: summary.lanes[.normal]?.count ?? 0, drained: drain.drained, deliveredLastMinute: drain.deliveredLastMinute,
+                deliveredLastTenMinutes: drain.deliveredLastTenMinutes
+            ).lines
+        }
         lines.append("  events stored so far: \(summary.lastSeq)")
+        if let lastReload {
+            lines.append("  last configuration reload: \(lastReload)")
+        }
         if summary.devices.isEmpty {
             lines.append("  devices: none seen yet")
         }

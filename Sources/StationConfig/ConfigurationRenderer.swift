@@ -32,6 +32,9 @@ enum ConfigurationRenderer {
         lines.append("")
         lines.append("[log]")
         lines.append("level = \(q(configuration.log.level.rawValue))")
+        lines.append("")
+        lines.append("[metrics]")
+        lines.append("listen = \(q(configuration.metrics.listen?.description ?? ""))")
         for device in configuration.devices {
             lines.append("")
             lines.append("[[device]]")

@@ -36,6 +36,7 @@ struct SchemaDecoder {
         "link_test_seconds",
     ]
     static let logKeys = ["level"]
+    static let metricsKeys = ["listen"]
     static let deviceKeys = [
         "name", "kind", "profile", "purpose", "port", "usb_vendor", "usb_product", "usb_serial", "baud",
         "dedup_window_ms", "reopen_initial_ms", "reopen_max_ms",
@@ -54,7 +55,7 @@ struct SchemaDecoder {
         let rootSection = Section(table: root, path: "", display: "the top level", present: true)
         checkUnknown(rootSection, keys: [], tables: [
             ("station", "[station]"), ("platform", "[platform]"), ("store", "[store]"), ("log", "[log]"), ("device", "[[device]]"),
-            ("sia", "[sia]"),
+            ("sia", "[sia]"), ("metrics", "[metrics]"),
         ])
         let station = decodeStation(section(root, "station"))
         let platform = decodePlatform(section(root, "platform"))
@@ -65,7 +66,8 @@ struct SchemaDecoder {
         if root["sia"] != nil {
             sia = decodeSia(section(root, "sia"))
         }
-        guard issues.isEmpty, let station, let platform, let store, let log, let devices, root["sia"] == nil || sia != nil else {
+        let metrics = decodeMetrics(section(root, "metrics"))
+        guard issues.isEmpty, let metrics, let station, let platform, let store, let log, let devices, root["sia"] == nil || sia != nil else {
             let ordered = issues.enumerated().sorted { a, b in
                 (a.element.line ?? Int.max, a.offset) < (b.element.line ?? Int.max, b.offset)
             }
@@ -73,7 +75,30 @@ struct SchemaDecoder {
         }
         var configuration = StationConfiguration(station: station, platform: platform, store: store, log: log, devices: devices, file: file)
         configuration.sia = sia
+        configuration.metrics = metrics
         return configuration
+    }
+
+    // MARK: [metrics]
+
+    private mutating func decodeMetrics(_ s: Section?) -> StationConfiguration.Metrics? {
+        guard let s else { return nil }
+        checkUnknown(s, keys: Self.metricsKeys)
+        switch string(s, "listen") {
+        case .absent:
+            return StationConfiguration.Metrics()
+        case .invalid:
+            return nil
+        case .present(let value, let line):
+            if value.isEmpty { return StationConfiguration.Metrics(listen: nil) }
+            guard let address = StationConfiguration.ListenAddress(parsing: value) else {
+                issue(
+                    line, s.key("listen"),
+                    "expected HOST:PORT like \"127.0.0.1:9464\" or \"[::1]:9464\" (port 0 to 65535), or \"\" for no endpoint; got \(Self.quoted(value))")
+                return nil
+            }
+            return StationConfiguration.Metrics(listen: address)
+        }
     }
 
     // MARK: [sia]

@@ -22,6 +22,8 @@ public struct StationConfiguration: Sendable, Hashable {
     public var devices: [Device]
     /// `[sia]`: alarms also go to an alarm receiving centre over SIA DC-09 (optional).
     public var sia: Sia?
+    /// `[metrics]`: the Prometheus endpoint (optional; on loopback by default).
+    public var metrics = Metrics()
     /// The configuration file, as it was named to the loader.
     public var file: String
 

@@ -24,6 +24,9 @@ public enum NotifyState: Sendable, Hashable {
     case errno(Int32)
     /// `MAINPID=...`: the main process of the service, when it is not the sender.
     case mainPID(Int32)
+    /// `MONOTONIC_USEC=...`: `CLOCK_MONOTONIC` in microseconds; sent with ``reloading`` so that
+    /// systemd can tell this reload from an earlier one.
+    case monotonicMicroseconds(UInt64)
 
     /// The `KEY=value` line this state is sent as.
     public var line: String {
@@ -38,6 +41,7 @@ public enum NotifyState: Sendable, Hashable {
         case .watchdogTrigger: return "WATCHDOG=trigger"
         case .errno(let code): return "ERRNO=\(code)"
         case .mainPID(let pid): return "MAINPID=\(pid)"
+        case .monotonicMicroseconds(let value): return "MONOTONIC_USEC=\(value)"
         }
     }
 }

@@ -35,13 +35,17 @@ final class ChildProcess: Sendable {
     private let output = LogBuffer()
     private let lines: AsyncStream<String>
 
-    init(_ path: String, _ arguments: [String]) throws {
+    /// `environment` adds to (or replaces in) this process's environment.
+    init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw HarnessError("\(path) is not built; `swift build` builds it (swift test does too)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

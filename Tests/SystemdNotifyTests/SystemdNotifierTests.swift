@@ -84,6 +84,7 @@ func temporarySocketPath() -> String {
         #expect(NotifyState.watchdogTrigger.line == "WATCHDOG=trigger")
         #expect(NotifyState.errno(5).line == "ERRNO=5")
         #expect(NotifyState.mainPID(4242).line == "MAINPID=4242")
+        #expect(NotifyState.monotonicMicroseconds(123_456_789).line == "MONOTONIC_USEC=123456789")
         #expect(NotifyState.status("a\nb\r\nc").line == "STATUS=a b c")
     }
 

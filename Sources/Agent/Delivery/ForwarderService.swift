@@ -31,10 +31,14 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
     let clock: C
     let logger: Logger
     let observer: (any DeliveryObserver)?
+    /// Asked when graceful shutdown begins: true (SIGTERM) keeps sending while the platform
+    /// answers; false (a configuration reload) stops after the request in flight, leaving the
+    /// rest queued for the next generation of services.
+    let drainOnShutdown: @Sendable () -> Bool
 
     public init(
         store: EventStore, sender: any EventSender, lanes: [Lane: LaneSettings], clock: C, logger: Logger,
-        observer: (any DeliveryObserver)? = nil
+        observer: (any DeliveryObserver)? = nil, drainOnShutdown: @escaping @Sendable () -> Bool = { true }
     ) {
         self.store = store
         self.sender = sender
@@ -42,6 +46,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         self.clock = clock
         self.logger = logger
         self.observer = observer
+        self.drainOnShutdown = drainOnShutdown
     }
 
     public func run() async throws {
@@ -60,7 +65,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         let delivered = Counter(label: "station_events_delivered_total", dimensions: [("lane", lane.rawValue)])
         let rejected = Counter(label: "station_events_rejected_total", dimensions: [("lane", lane.rawValue)])
         let failedRequests = Counter(label: "station_uplink_failures_total", dimensions: [("lane", lane.rawValue)])
-        let latency = Metrics.Timer(label: "station_delivery_latency", dimensions: [("lane", lane.rawValue)])
+        let latency = Metrics.Timer(label: "station_delivery_latency_seconds", dimensions: [("lane", lane.rawValue)])
         var logger = self.logger
         logger[metadataKey: "lane"] = "\(lane.rawValue)"
         var platformDown = false
@@ -72,6 +77,8 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         var deferredOutcomes: [DeliveryOutcome] = []
 
         while !Task.isCancelled {
+            // A reload stops after the request in flight; the loop's end commits its verdicts.
+            if Task.isShuttingDownGracefully && !drainOnShutdown() { break }
             let batch: [StoredEvent]
             if readAhead.isEmpty {
                 batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)
@@ -139,6 +146,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
                     await observer.acknowledged(batch.filter { acknowledged.contains($0.seq) })
                 }
                 let now = Date()
+                DeliveryMetrics.record(decision.outcomes, batch: batch)
                 for outcome in decision.outcomes {
                     if outcome.status == .rejected {
                         rejected.increment()

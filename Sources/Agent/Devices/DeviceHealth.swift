@@ -1,6 +1,7 @@
 import EventModel
 import EventStore
 import Logging
+import Metrics
 
 /// A device's online/offline state and the events that report its changes: one event per
 /// change, not one per retry. Every device service keeps one per device. For alarm devices it
@@ -31,6 +32,7 @@ struct DeviceHealth {
         }
         try await store.setDeviceState(name, state: .online, detail: detail)
         await coordinator?.setFault(name, false)
+        DeviceMetrics.online(name, reconnected: state == .offline)
         state = .online
     }
 
@@ -41,6 +43,7 @@ struct DeviceHealth {
         _ = try await store.append(NewEvent(kind: kind, device: name, purpose: purpose, detail: detail))
         try await store.setDeviceState(name, state: .offline, detail: detail)
         await coordinator?.setFault(name, true)
+        DeviceMetrics.offline(name)
         logger.warning("device not available", metadata: ["device": "\(name)", "detail": "\(detail)", "event": "\(kind.rawValue)"])
         state = .offline
     }
