@@ -180,6 +180,8 @@ public enum StationAgent {
             IntegrityCheckService(store: store, logger: logger),
         ]
         if let dc09 = settings.dc09 {
+            // Before the devices start, so no alarm can slip in ahead of the cursor.
+            try await DC09Cursor.prepare(in: store)
             services.append(DC09Service(settings: dc09, store: store, clock: clock, logger: logger))
         }
         for reader in settings.readers {

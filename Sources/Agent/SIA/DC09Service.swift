@@ -26,8 +26,6 @@ public struct DC09Settings: Sendable {
 /// The first start with DC-09 configured begins with events stored from then on: earlier alarms
 /// went to the platform only.
 public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
-    static var cursorKey: String { "dc09_cursor" }
-
     let settings: DC09Settings
     let store: EventStore
     let clock: C
@@ -62,13 +60,7 @@ public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func forward(through link: DC09Link) async throws {
-        var cursor: Int64
-        if let saved = try await store.metaValue(Self.cursorKey).flatMap(Int64.init) {
-            cursor = saved
-        } else {
-            cursor = try await store.summary().lastSeq
-            try await store.setMetaValue(Self.cursorKey, String(cursor))
-        }
+        var cursor = try await DC09Cursor.prepare(in: store)
         while !Task.isCancelled {
             let events = try await store.laneEvents(.alarm, afterSeq: cursor, limit: 20)
             if events.isEmpty {
@@ -90,8 +82,27 @@ public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
                     }
                 }
                 cursor = event.seq
-                try await store.setMetaValue(Self.cursorKey, String(cursor))
+                try await store.setMetaValue(DC09Cursor.key, String(cursor))
             }
         }
+    }
+}
+
+/// The DC-09 lane's cursor: the sequence number of the last alarm-lane event it has handled,
+/// kept in the store's `meta` table.
+public enum DC09Cursor {
+    static let key = "dc09_cursor"
+
+    /// Fixes where the DC-09 lane begins, and must run before any device service can store an
+    /// event: the first start with DC-09 configured begins after the events already stored;
+    /// every later start (or reload) goes on from the saved cursor. Fixing it inside `run()`
+    /// instead raced with the devices: an alarm stored before the service read the last
+    /// sequence number was skipped and never went over DC-09. Returns the cursor.
+    @discardableResult
+    public static func prepare(in store: EventStore) async throws -> Int64 {
+        if let saved = try await store.metaValue(key).flatMap(Int64.init) { return saved }
+        let cursor = try await store.summary().lastSeq
+        try await store.setMetaValue(key, String(cursor))
+        return cursor
     }
 }
