@@ -60,7 +60,13 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { try await readForever() }
+        do {
+            try await cancelWhenGracefulShutdown { try await readForever() }
+        } catch is CancellationError {
+            // Shutdown (or a reload) met the reader anywhere: in a reopen backoff, or while it
+            // recorded the device online. Stopping is not a failure of the group.
+            return
+        }
     }
 
     private func readForever() async throws {
