@@ -116,6 +116,7 @@ extension EventStore {
         var salvaged = 0
         var highestSalvaged: Int64 = 0
         if let old {
+            let salvageColumns = readableColumns(of: old)
             var after: Int64 = 0
             let chunk: Int64 = 1000
             while true {
@@ -179,20 +180,34 @@ extension EventStore {
         return report
     }
 
-    private static let salvageColumns = """
-        seq, id, kind, lane, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns,
-        boot_id, stored_at_ms, delivered_at_ms, outcome, outcome_reason
-        """
+    /// The columns a salvage copies, in the order of `copy`'s INSERT.
+    private static let salvagedColumnNames = [
+        "seq", "id", "kind", "lane", "device", "purpose", "card_uid", "card_format", "detail", "related", "occurred_at_ms",
+        "monotonic_ns", "boot_id", "stored_at_ms", "delivered_at_ms", "outcome", "outcome_reason",
+        // v5-clock-status: absent from a file older than that migration, read as NULL then.
+        "clock_synchronized", "original_occurred_at_ms",
+    ]
+    private static let salvageColumns = salvagedColumnNames.joined(separator: ", ")
+
+    /// The SELECT list for the old file: every salvaged column, with `NULL` for the ones its
+    /// schema does not have (a file from before a migration), or every column as is when the
+    /// schema cannot be read.
+    private static func readableColumns(of old: DatabaseQueue) -> String {
+        guard let present = try? old.read({ db in Set(try db.columns(in: "events").map(\.name)) }), !present.isEmpty else {
+            return salvageColumns
+        }
+        return salvagedColumnNames.map { present.contains($0) ? $0 : "NULL AS \($0)" }.joined(separator: ", ")
+    }
 
     private static func copy(_ rows: [Row], into fresh: DatabaseQueue, salvaged: inout Int, highest: inout Int64) throws {
         guard !rows.isEmpty else { return }
         let inserted = try fresh.write { db -> (Int, Int64) in
             let statement = try db.cachedStatement(
-                sql: "INSERT OR IGNORE INTO events (\(salvageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                sql: "INSERT OR IGNORE INTO events (\(salvageColumns)) VALUES (\(Array(repeating: "?", count: salvagedColumnNames.count).joined(separator: ", ")))")
             var count = 0
             var top: Int64 = 0
             for row in rows {
-                let values: [(any DatabaseValueConvertible)?] = (0..<17).map { row[$0] as DatabaseValue }
+                let values: [(any DatabaseValueConvertible)?] = (0..<salvagedColumnNames.count).map { row[$0] as DatabaseValue }
                 try statement.execute(arguments: StatementArguments(values))
                 if db.changesCount > 0 {
                     count += 1

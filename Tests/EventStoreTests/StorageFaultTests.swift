@@ -118,6 +118,7 @@ import Testing
         var original: [StoredEvent] = []
         do {
             let store = try EventStore.open(directory: directory)
+            store.clockSynchronized = true
             original = try await store.append(contentsOf: (0..<3000).map(Self.tap))
             try await store.markDelivered(original.prefix(1000).map { DeliveryOutcome(seq: $0.seq, status: .accepted) })
             try store.checkpoint()
@@ -148,6 +149,7 @@ import Testing
             #expect(before.seq == record.event.seq)
             #expect(before.event.card == record.event.event.card)
             #expect((record.deliveredAt != nil) == (record.event.seq <= 1000))
+            #expect(record.event.event.clockSynchronized == true, "the clock stamp survives the salvage")
         }
         // New events continue above the old numbers.
         let next = try await reopened.append(Self.tap(5000))
