@@ -66,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "PlatformAPI",
-            dependencies: ["EventModel"],
+            dependencies: ["EventModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

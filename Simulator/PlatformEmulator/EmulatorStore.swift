@@ -131,14 +131,15 @@ public final class EmulatorStore: Sendable {
                     sql: """
                         INSERT INTO received_event
                             (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-                             detail, related, monotonic_nanos, received_at, deliveries)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                             detail, related, monotonic_nanos, received_at, deliveries, card_uid_kind)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
                         """,
                     arguments: [
                         stationID, eventID, event.seq, event.kind, event.lane, event.occurredAt, event.device,
                         event.purpose, event.card?.uid, event.card?.format, event.detail, event.related?.lowercased(),
                         // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
                         event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
+                        event.card.map { $0.uidKind ?? CardUIDKind.raw.rawValue },
                     ]
                 )
                 try recordAlarmEffects(
@@ -232,7 +233,7 @@ public final class EmulatorStore: Sendable {
     private static func page(station: String?, after: Int64, limit: Int, in db: Database) throws -> ReceivedPage {
         let columns = """
             receipt, station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
-            detail, related, monotonic_nanos, received_at, deliveries
+            detail, related, monotonic_nanos, received_at, deliveries, card_uid_kind
             """
         let rows: [Row]
         if let station {
@@ -258,7 +259,8 @@ public final class EmulatorStore: Sendable {
         let event = WireEvent(
             id: row["event_id"], seq: row["seq"], kind: row["kind"], lane: row["lane"], occurredAt: row["occurred_at"],
             monotonicNanos: monotonic.map { UInt64(bitPattern: $0) }, device: row["device"], purpose: row["purpose"],
-            card: cardUID.map { WireCard(uid: $0, format: cardFormat ?? "") }, detail: row["detail"],
+            card: cardUID.map { WireCard(uid: $0, format: cardFormat ?? "", uidKind: row["card_uid_kind"] ?? CardUIDKind.raw.rawValue) },
+            detail: row["detail"],
             related: row["related"]
         )
         return ReceivedEvent(
@@ -320,6 +322,10 @@ public final class EmulatorStore: Sendable {
             }
         }
         migrator.registerMigration("v2-alarm-loop", migrate: migrateToAlarmLoop)
+        migrator.registerMigration("v3-card-uid-kind") { db in
+            // `raw` or `pseudonym-hmac-sha256`; NULL for cards received before (raw numbers).
+            try db.execute(sql: "ALTER TABLE received_event ADD COLUMN card_uid_kind TEXT")
+        }
         return migrator
     }
 }

@@ -34,6 +34,8 @@ public struct AgentSettings: Sendable {
     public var dc09: DC09Settings?
     /// RS-485 buses of OSDP readers.
     public var osdpBuses: [OSDPBusConfiguration] = []
+    /// Security settings: request signing, client certificate, card pseudonyms (`[privacy]`).
+    public var security = SecuritySettings()
 
     public init(
         stationID: String, location: GridLocation?, stateDirectory: String, platformURL: String, token: String?,
@@ -86,7 +88,9 @@ public enum StationAgent {
             logger.error("the event store was corrupt; moved aside and salvaged", metadata: ["store.salvage": "\(salvage)"])
             _ = try await store.append(NewEvent(kind: .deviceFault, device: "event-store", detail: salvage.description))
         }
-        let http = try PlatformClient.makeHTTPClient(caFile: settings.caFile, connectTimeout: min(settings.requestTimeout, .seconds(5)))
+        let http = try PlatformClient.makeHTTPClient(
+            caFile: settings.caFile, clientCertificate: settings.security.clientCertificate,
+            connectTimeout: min(settings.requestTimeout, .seconds(5)))
         let services: [any Service]
         do {
             services = try await makeServices(
@@ -132,7 +136,8 @@ public enum StationAgent {
         let endpoint = PlatformEndpoint(
             baseURL: settings.platformURL, station: WireStation(id: settings.stationID, location: settings.location),
             token: settings.token, timeout: settings.requestTimeout)
-        let client = PlatformClient(http: http, endpoint: endpoint, logger: logger)
+        let client = PlatformClient(
+            http: http, endpoint: endpoint, logger: logger, signer: settings.security.signingKey.map { RequestSigner(key: $0) })
         var services: [any Service] = [
             HTTPClientOwner(client: http),
             ForwarderService(
@@ -152,7 +157,9 @@ public enum StationAgent {
             services.append(DC09Service(settings: dc09, store: store, clock: clock, logger: logger))
         }
         for reader in settings.readers {
-            services.append(CardReaderService(device: reader, store: store, ports: ports, clock: clock, logger: logger))
+            services.append(
+                CardReaderService(
+                    device: reader, store: store, ports: ports, cardIDs: settings.security.cardIDs, clock: clock, logger: logger))
         }
         for box in settings.alarmBoxes {
             services.append(
@@ -160,7 +167,9 @@ public enum StationAgent {
         }
         for bus in settings.osdpBuses {
             services.append(
-                OSDPBusService(bus: bus, store: store, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
+                OSDPBusService(
+                    bus: bus, store: store, coordinator: coordinator, ports: ports, cardIDs: settings.security.cardIDs, clock: clock,
+                    logger: logger))
         }
         for button in settings.alarmButtons {
             services.append(

@@ -229,7 +229,11 @@ final class Station: Sendable {
     var configPath: String { directory + "/station.toml" }
     var stateDirectory: String { directory + "/state" }
 
-    func writeConfig(platformURL: String, extraPlatform: String = "", extraDevices: String = "") throws {
+    /// - Parameter privacy: the `[privacy]` table; raw card numbers unless a test asks otherwise,
+    ///   so that tests can compare the numbers they tap with what the platform received.
+    func writeConfig(
+        platformURL: String, extraPlatform: String = "", extraDevices: String = "", privacy: String = "card_ids = \"raw\""
+    ) throws {
         var text = """
             [station]
             id = "ST-E2E"
@@ -240,6 +244,9 @@ final class Station: Sendable {
             retry_initial_ms = 50
             retry_max_ms = 500
             \(extraPlatform)
+
+            [privacy]
+            \(privacy)
 
             """
         for (name, reader) in readers.sorted(by: { $0.key < $1.key }) {

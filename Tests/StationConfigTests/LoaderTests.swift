@@ -154,6 +154,9 @@ struct LoaderDescriptionTests {
             [log]
             level = "info"
 
+            [privacy]
+            card_ids = "pseudonym"
+
             [[device]]
             name = "reader-1"
             kind = "card-reader"
@@ -252,11 +255,11 @@ struct DocumentationTests {
     @Test func referenceDocumentsEveryKey() throws {
         let reference = try String(contentsOfFile: Self.docs + "/configuration.md", encoding: .utf8)
         let all = SchemaDecoder.stationKeys + SchemaDecoder.locationKeys + SchemaDecoder.platformKeys + SchemaDecoder.storeKeys
-            + SchemaDecoder.logKeys + SchemaDecoder.deviceKeys
+            + SchemaDecoder.logKeys + SchemaDecoder.deviceKeys + SchemaDecoder.privacyKeys
         for key in all {
             #expect(reference.contains("| `\(key)` |"), "docs/configuration.md has no row for `\(key)`")
         }
-        for table in ["## `[station]`", "## `[station.location]`", "## `[platform]`", "## `[store]`", "## `[log]`", "## `[[device]]`"] {
+        for table in ["## `[station]`", "## `[station.location]`", "## `[platform]`", "## `[store]`", "## `[log]`", "## `[[device]]`", "## `[privacy]`"] {
             #expect(reference.contains(table), "\(table)")
         }
         for profile in ReaderProfile.allCases {
