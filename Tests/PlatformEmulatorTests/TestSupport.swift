@@ -97,10 +97,12 @@ struct Harness {
 
     init(
         token: String? = nil, maxBodyBytes: Int = EmulatorConfiguration.defaultMaxBodyBytes,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, signingKeys: SigningKeyring = SigningKeyring()
     ) throws {
         store = try EmulatorStore(path: nil, now: now)
-        configuration = EmulatorConfiguration(port: 0, token: token, maxBodyBytes: maxBodyBytes)
+        var configuration = EmulatorConfiguration(port: 0, token: token, maxBodyBytes: maxBodyBytes)
+        configuration.signingKeys = signingKeys
+        self.configuration = configuration
     }
 
     var logger: Logger {
