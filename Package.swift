@@ -228,7 +228,12 @@ let package = Package(
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "UplinkTests",
-            dependencies: ["Uplink", "PlatformAPI", "EventModel"],
+            dependencies: [
+                "Uplink", "PlatformAPI", "EventModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
