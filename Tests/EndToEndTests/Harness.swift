@@ -144,8 +144,9 @@ final class EmulatorProcess: Sendable {
     let port: Int
     let database: String
 
-    init(database: String, port: Int = 0) async throws {
-        child = try ChildProcess(Binaries.sim, ["emulator", "--port", String(port), "--db", database, "--log-level", "warning"])
+    init(database: String, port: Int = 0, arguments: [String] = []) async throws {
+        child = try ChildProcess(
+            Binaries.sim, ["emulator", "--port", String(port), "--db", database, "--log-level", "warning"] + arguments)
         let line = try await child.firstLine(containing: "listening on http://")
         guard let portText = line.split(separator: ":").last, let port = Int(portText) else {
             throw HarnessError("cannot read the port from '\(line)'")
