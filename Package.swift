@@ -126,7 +126,7 @@ let package = Package(
             name: "StationAgentCLI",
             dependencies: [
                 "Agent", "StationConfig", "EventStore", "SerialTransport", "DeviceProtocols", "EventModel", "SIADC09",
-                "SystemdNotify", "PlatformAPI",
+                "SystemdNotify", "PlatformAPI", "Uplink",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
