@@ -4,6 +4,7 @@ import EventModel
 import Foundation
 import NIOCore
 import NIOHTTP1
+import OSDP
 import PlatformAPI
 import Testing
 import VirtualDevices
@@ -96,6 +97,45 @@ struct SecurityEndToEndTests {
         #expect(tampered.0 == 401)
         #expect(tampered.1?.error == "content_mismatch")
 
+        await agent.stop()
+        await platform.stop()
+    }
+
+    @Test func osdpCardsAreSentAsPseudonymsToo() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let districtPath = station.directory + "/district.key"
+        try Self.writeKey(Self.districtKeyHex, to: districtPath)
+        let bus = try VirtualOSDPBus(linkPath: station.directory + "/osdp-bus", readers: [OSDPPeripheral.Configuration(address: 2)])
+        bus.start()
+        defer { bus.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL,
+            extraDevices: """
+                [[device]]
+                name = "door-bus"
+                kind = "osdp-bus"
+                port = "\(bus.linkPath)"
+                purpose = "check-in"
+
+                [[device.reader]]
+                address = 2
+                name = "desk"
+
+                """,
+            privacy: "district_key_file = \"\(districtPath)\"")
+        let agent = try station.startAgent()
+        let desk = try #require(bus.reader(2))
+        #expect(await eventually { desk.pollCount > 0 }, "log:\n\(agent.log)")
+        try desk.presentCard(WiegandCard(format: .wiegand26, facilityCode: 123, cardNumber: 4567))
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "card_tap" } }, "log:\n\(agent.log)")
+        let card = try #require(try await platform.received().first { $0.event.kind == "card_tap" }?.event.card)
+        // printf '%s' 123:4567 | openssl dgst -sha256 -mac HMAC -macopt hexkey:000102…1e1f
+        #expect(card == WireCard(
+            uid: "18f0ae6c3cbcf6cce3affc4859e0cf6661f9f2ce86f38b1056c59a1066531989", format: "wiegand-26",
+            uidKind: "pseudonym-hmac-sha256"))
+        #expect(!agent.log.contains("4567"), "log:\n\(agent.log)")
         await agent.stop()
         await platform.stop()
     }
