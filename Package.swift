@@ -68,7 +68,7 @@ let package = Package(
         ),
         .target(
             name: "PlatformAPI",
-            dependencies: ["EventModel"],
+            dependencies: ["EventModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -132,7 +132,7 @@ let package = Package(
             name: "StationAgentCLI",
             dependencies: [
                 "Agent", "StationConfig", "EventStore", "SerialTransport", "DeviceProtocols", "EventModel", "SIADC09",
-                "SystemdNotify", "PlatformAPI",
+                "SystemdNotify", "PlatformAPI", "Uplink",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -236,7 +236,12 @@ let package = Package(
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "UplinkTests",
-            dependencies: ["Uplink", "PlatformAPI", "EventModel"],
+            dependencies: [
+                "Uplink", "PlatformAPI", "EventModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import EventModel
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -34,7 +35,10 @@ public func buildEmulatorApplication(
     faults: FaultInjector = FaultInjector(),
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let routes = EmulatorRoutes(configuration: configuration, store: store, faults: faults, logger: logger)
+    var routes = EmulatorRoutes(configuration: configuration, store: store, faults: faults, logger: logger)
+    if !configuration.signingKeys.isEmpty {
+        routes.signatures = SignatureGate(keys: configuration.signingKeys)
+    }
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorBodyMiddleware(store: store, logger: logger))
     routes.register(on: router)
@@ -57,6 +61,8 @@ struct EmulatorRoutes: Sendable {
     let store: EmulatorStore
     let faults: FaultInjector
     let logger: Logger
+    /// Verifies station request signatures when the configuration has signing keys.
+    var signatures: SignatureGate?
 
     static let faultsPath = "/v1/control/faults"
 
@@ -90,6 +96,7 @@ struct EmulatorRoutes: Sendable {
 
     func ingest(_ request: Request, context: BasicRequestContext) async throws -> Response {
         try authorize(request)
+        let request = try await checkSignature(request, context: context, bodyLimit: configuration.maxBodyBytes)
         let stationID = stationID(in: context)
         guard let fault = await faults.takeForRequest() else {
             return try await storeBatch(request, stationID: stationID, acknowledgeOnly: nil)
@@ -154,6 +161,8 @@ struct EmulatorRoutes: Sendable {
             metadata: [
                 "station": "\(stationID)", "count": "\(ingest.events.count)", "accepted": "\(accepted)",
                 "duplicates": "\(duplicates)", "rejected": "\(rejected)", "acknowledged": "\(results.count)",
+                "cards.raw": "\(ingest.events.count { $0.card != nil && ($0.card?.uidKind ?? "raw") == "raw" })",
+                "cards.pseudonym": "\(ingest.events.count { $0.card?.uidKind == CardUIDKind.pseudonymHMACSHA256.rawValue })",
             ]
         )
         for (event, result) in zip(ingest.events, results) where result.status == .accepted && event.kind == "alarm" {

@@ -13,6 +13,9 @@ public struct EmulatorConfiguration: Sendable {
     /// Bearer token every station request (ingest, command long-poll, heartbeat) must carry;
     /// `nil` or empty accepts requests without one.
     public var token: String?
+    /// Station request-signing keys: when any is set, every station request (ingest, command
+    /// long-poll, heartbeat) must be signed (``SignatureVerifier``), or it gets 401.
+    public var signingKeys = SigningKeyring()
     /// Largest ingest request body accepted, in bytes (8 MiB); larger bodies get 413.
     public var maxBodyBytes: Int = EmulatorConfiguration.defaultMaxBodyBytes
 

@@ -46,6 +46,7 @@ extension EmulatorRoutes {
 
     private func commands(_ request: Request, context: BasicRequestContext) async throws -> Response {
         try authorize(request)
+        let request = try await checkSignature(request, context: context, bodyLimit: Self.maxSmallBodyBytes)
         let stationID = stationID(in: context)
         let query = request.uri.queryParameters
         let after = try integerParameter("after", in: query, default: 0)
@@ -71,6 +72,7 @@ extension EmulatorRoutes {
 
     private func heartbeat(_ request: Request, context: BasicRequestContext) async throws -> Response {
         try authorize(request)
+        let request = try await checkSignature(request, context: context, bodyLimit: Self.maxSmallBodyBytes)
         let stationID = stationID(in: context)
         try checkContentType(request)
         let body = try await smallBody(request)

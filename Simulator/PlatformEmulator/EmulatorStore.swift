@@ -117,8 +117,8 @@ public final class EmulatorStore: Sendable {
                 INSERT INTO received_event
                     (station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
                      detail, related, monotonic_nanos, received_at, deliveries,
-                     boot_id, clock_synchronized, clock_corrected, original_occurred_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+                     boot_id, clock_synchronized, clock_corrected, original_occurred_at, card_uid_kind)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
                 """
         )
         for event in events {
@@ -150,6 +150,7 @@ public final class EmulatorStore: Sendable {
                     // Stored as the same 64 bits in SQLite's signed INTEGER; read back the same way.
                     event.monotonicNanos.map { Int64(bitPattern: $0) }, receivedAt,
                     event.bootId, event.clockSynchronized, event.clockCorrected, event.originalOccurredAt,
+                    event.card.map { $0.uidKind ?? CardUIDKind.raw.rawValue },
                 ])
                 try recordAlarmEffects(
                     of: event, eventID: eventID, receipt: db.lastInsertedRowID, stationID: stationID,
@@ -243,7 +244,7 @@ public final class EmulatorStore: Sendable {
         let columns = """
             receipt, station_id, event_id, seq, kind, lane, occurred_at, device, purpose, card_uid, card_format,
             detail, related, monotonic_nanos, received_at, deliveries, boot_id, clock_synchronized, clock_corrected,
-            original_occurred_at
+            original_occurred_at, card_uid_kind
             """
         let rows: [Row]
         if let station {
@@ -269,7 +270,7 @@ public final class EmulatorStore: Sendable {
         let event = WireEvent(
             id: row["event_id"], seq: row["seq"], kind: row["kind"], lane: row["lane"], occurredAt: row["occurred_at"],
             monotonicNanos: monotonic.map { UInt64(bitPattern: $0) }, device: row["device"], purpose: row["purpose"],
-            card: cardUID.map { WireCard(uid: $0, format: cardFormat ?? "") }, detail: row["detail"],
+            card: cardUID.map { WireCard(uid: $0, format: cardFormat ?? "", uidKind: row["card_uid_kind"] ?? CardUIDKind.raw.rawValue) }, detail: row["detail"],
             related: row["related"], bootId: row["boot_id"], clockSynchronized: row["clock_synchronized"],
             clockCorrected: row["clock_corrected"], originalOccurredAt: row["original_occurred_at"]
         )
@@ -338,6 +339,10 @@ public final class EmulatorStore: Sendable {
             try db.execute(sql: "ALTER TABLE received_event ADD COLUMN clock_synchronized INTEGER")
             try db.execute(sql: "ALTER TABLE received_event ADD COLUMN clock_corrected INTEGER")
             try db.execute(sql: "ALTER TABLE received_event ADD COLUMN original_occurred_at TEXT")
+        }
+        migrator.registerMigration("v4-card-uid-kind") { db in
+            // `raw` or `pseudonym-hmac-sha256`; NULL for cards received before (raw numbers).
+            try db.execute(sql: "ALTER TABLE received_event ADD COLUMN card_uid_kind TEXT")
         }
         return migrator
     }

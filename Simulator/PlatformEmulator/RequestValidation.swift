@@ -155,6 +155,18 @@ public enum RequestValidation {
             if card.format.isEmpty {
                 throw .badRequest("\(field).card.format: must not be empty")
             }
+            if let uidKind = card.uidKind {
+                guard let kind = CardUIDKind(rawValue: uidKind) else {
+                    throw .badRequest(
+                        "\(field).card.uidKind: \(quoted(uidKind)) is not one of "
+                            + CardUIDKind.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                let isLowerHex = card.uid.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+                if kind == .pseudonymHMACSHA256, card.uid.utf8.count != 64 || !isLowerHex {
+                    throw .badRequest(
+                        "\(field).card.uid: a pseudonym-hmac-sha256 uid is 64 lower-case hex digits; got \(card.uid.utf8.count) characters")
+                }
+            }
         }
         if let related = event.related, !isUUID(related) {
             throw .badRequest(

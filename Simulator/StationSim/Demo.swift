@@ -226,6 +226,10 @@ struct Demo: AsyncParsableCommand {
             retry_initial_ms = 100
             retry_max_ms = 2000
 
+            [privacy]
+            # The demo shows the card numbers it taps arriving; a real station sends pseudonyms.
+            card_ids = "raw"
+
             """
         text += """
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import PlatformAPI
 import PlatformEmulator
 import ServiceLifecycle
 import UnixSignals
@@ -15,7 +16,50 @@ struct Emulator: AsyncParsableCommand {
     @Option(help: "Port to listen on (0: any free port).") var port = 8080
     @Option(help: "SQLite file for what it receives (default: in memory).") var db: String?
     @Option(help: "Require this bearer token on ingest requests.") var token: String?
+    @Option(
+        help: ArgumentHelp(
+            "Require signed station requests: the HMAC key file (hex, mode 0600) of every station, or of one with STATION=FILE.",
+            discussion: "Repeat for several stations; a FILE without STATION= is the key of every station not named.",
+            valueName: "[STATION=]FILE"))
+    var signingKey: [String] = []
     @Option(help: "Log level (trace, debug, info, notice, warning, error).") var logLevel = "info"
+
+    func validate() throws {
+        _ = try Self.keyring(signingKey)
+    }
+
+    /// Reads the `--signing-key` files: each must be private to its owner, and hold a hex key.
+    static func keyring(_ options: [String]) throws -> SigningKeyring {
+        var keys = SigningKeyring()
+        for option in options {
+            let (station, path): (String?, String)
+            if let equals = option.firstIndex(of: "="), !option[..<equals].contains("/") {
+                (station, path) = (String(option[..<equals]), String(option[option.index(after: equals)...]))
+            } else {
+                (station, path) = (nil, option)
+            }
+            var info = stat()
+            guard stat(path, &info) == 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("--signing-key \(option): cannot read \(path)")
+            }
+            guard info.st_mode & (S_IRWXG | S_IRWXO) == 0 else {
+                throw ValidationError("--signing-key \(option): \(path) is readable by other users; run `chmod 600 \(path)`")
+            }
+            let key: HMACKey
+            switch HMACKey.parse(hex: text) {
+            case .success(let parsed): key = parsed
+            case .failure(let problem): throw ValidationError("--signing-key \(option): \(path): \(problem.message)")
+            }
+            if let station {
+                guard keys.stations[station] == nil else { throw ValidationError("--signing-key: station \(station) is given twice") }
+                keys.stations[station] = key
+            } else {
+                guard keys.defaultKey == nil else { throw ValidationError("--signing-key: two keys without STATION=; name the stations") }
+                keys.defaultKey = key
+            }
+        }
+        return keys
+    }
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
@@ -25,7 +69,8 @@ struct Emulator: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "station.platform")
-        let configuration = EmulatorConfiguration(host: host, port: port, databasePath: db, token: token)
+        var configuration = EmulatorConfiguration(host: host, port: port, databasePath: db, token: token)
+        configuration.signingKeys = try Self.keyring(signingKey)
         let store = try EmulatorStore(path: db)
         let host = self.host
         let app = buildEmulatorApplication(configuration: configuration, store: store, logger: logger) { port in

@@ -214,6 +214,10 @@ struct PowerCut: AsyncParsableCommand {
         retry_initial_ms = 50
         retry_max_ms = 500
 
+        [privacy]
+        # The test compares the card numbers it taps with what the platform received.
+        card_ids = "raw"
+
         [[device]]
         name = "reader-1"
         kind = "card-reader"

@@ -56,6 +56,7 @@ extension AgentSettings {
         osdpBuses = try configuration.devices.filter { $0.kind == .osdpBus }.map { device throws(ConfigError) in
             try Self.osdpBus(device, file: configuration.file)
         }
+        security = try SecuritySettings(configuration)
         storeBudgetBytes = configuration.store.maxBytes
         alarmReserveBytes = configuration.store.alarmReserveBytes
         metricsListen = configuration.metrics.listen

@@ -39,6 +39,8 @@ public struct AgentSettings: Sendable {
     public var metricsListen: StationConfiguration.ListenAddress?
     /// The lowest level logged (a reload applies a change).
     public var logLevel: StationConfiguration.LogLevel = .info
+    /// Security settings: request signing, client certificate, card pseudonyms (`[privacy]`).
+    public var security = SecuritySettings()
 
     public init(
         stationID: String, location: GridLocation?, stateDirectory: String, platformURL: String, token: String?,
@@ -137,7 +139,9 @@ public enum StationAgent {
 
     /// The uplink's HTTP client for `settings` (trust roots, connect timeout).
     static func makeHTTPClient(_ settings: AgentSettings) throws -> HTTPClient {
-        try PlatformClient.makeHTTPClient(caFile: settings.caFile, connectTimeout: min(settings.requestTimeout, .seconds(5)))
+        try PlatformClient.makeHTTPClient(
+            caFile: settings.caFile, clientCertificate: settings.security.clientCertificate,
+            connectTimeout: min(settings.requestTimeout, .seconds(5)))
     }
 
     /// Builds the services in start order: HTTP client owner, forwarder, downlink, heartbeat,
@@ -161,7 +165,8 @@ public enum StationAgent {
         let endpoint = PlatformEndpoint(
             baseURL: settings.platformURL, station: WireStation(id: settings.stationID, location: settings.location),
             token: settings.token, timeout: settings.requestTimeout)
-        let client = PlatformClient(http: http, endpoint: endpoint, logger: logger)
+        let client = PlatformClient(
+            http: http, endpoint: endpoint, logger: logger, signer: settings.security.signingKey.map { RequestSigner(key: $0) })
         var services: [any Service] = [
             HTTPClientOwner(client: http),
             ForwarderService(
@@ -185,7 +190,9 @@ public enum StationAgent {
             services.append(DC09Service(settings: dc09, store: store, clock: clock, logger: logger))
         }
         for reader in settings.readers {
-            services.append(CardReaderService(device: reader, store: store, ports: ports, clock: clock, logger: logger))
+            services.append(
+                CardReaderService(
+                    device: reader, store: store, ports: ports, cardIDs: settings.security.cardIDs, clock: clock, logger: logger))
         }
         for box in settings.alarmBoxes {
             services.append(
@@ -193,7 +200,9 @@ public enum StationAgent {
         }
         for bus in settings.osdpBuses {
             services.append(
-                OSDPBusService(bus: bus, store: store, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
+                OSDPBusService(
+                    bus: bus, store: store, coordinator: coordinator, ports: ports, cardIDs: settings.security.cardIDs, clock: clock,
+                    logger: logger))
         }
         for button in settings.alarmButtons {
             services.append(

@@ -58,11 +58,23 @@ public struct CardRead: Sendable, Hashable, Codable {
     public var uid: String
     /// How the reader encoded it: `em4100`, `hex` or `decimal`.
     public var format: String
+    /// Whether `uid` is the card number itself or a keyed pseudonym of it.
+    public var uidKind: CardUIDKind
 
-    public init(uid: String, format: String) {
+    public init(uid: String, format: String, uidKind: CardUIDKind = .raw) {
         self.uid = uid
         self.format = format
+        self.uidKind = uidKind
     }
+}
+
+/// What a card's `uid` holds. Card numbers are personal data: by default the agent stores and
+/// sends a keyed pseudonym (`[privacy] card_ids` in `docs/configuration.md`).
+public enum CardUIDKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The number as the reader reported it.
+    case raw
+    /// Lower-case hex HMAC-SHA256 of the raw number under the district key.
+    case pseudonymHMACSHA256 = "pseudonym-hmac-sha256"
 }
 
 /// Where a station sits in the grid hierarchy (district → street → community → grid → micro-grid).

@@ -421,7 +421,7 @@ public final class EventStore: Sendable {
             if event.clockSynchronized == nil { event.clockSynchronized = clockSynchronized }
             try statement.execute(arguments: [
                 id, event.kind.rawValue, event.lane.rawValue, event.device, event.purpose, event.card?.uid,
-                event.card?.format, event.detail, event.related, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
+                event.card.map(storedCardFormat), event.detail, event.related, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
                 bootID, nowMs, event.clockSynchronized,
             ])
             stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs), bootID: bootID))
@@ -437,12 +437,26 @@ public final class EventStore: Sendable {
                 "event seq \(row["seq"] as Int64) has kind '\(kindText)', which this agent version does not know; upgrade the agent")
         }
         let uid: String? = row["card_uid"]
-        let card = uid.map { CardRead(uid: $0, format: row["card_format"] ?? "") }
+        let card = uid.map { cardRead(uid: $0, storedFormat: row["card_format"] ?? "") }
         let event = NewEvent(
             kind: kind, device: row["device"], purpose: row["purpose"], card: card, detail: row["detail"],
             related: row["related"], occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]),
             clockSynchronized: row["clock_synchronized"], originalOccurredAt: (row["original_occurred_at_ms"] as Int64?).map(date))
         return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]), bootID: row["boot_id"])
+    }
+
+    /// The `card_format` column holds the reader's format, followed by `;` and the uid's kind
+    /// when the uid is not the raw number (`em4100;pseudonym-hmac-sha256`). Kept in one column
+    /// so that salvage and older rows (raw numbers, no suffix) need nothing else.
+    static func storedCardFormat(_ card: CardRead) -> String {
+        card.uidKind == .raw ? card.format : card.format + ";" + card.uidKind.rawValue
+    }
+
+    static func cardRead(uid: String, storedFormat: String) -> CardRead {
+        guard let separator = storedFormat.lastIndex(of: ";"),
+            let kind = CardUIDKind(rawValue: String(storedFormat[storedFormat.index(after: separator)...]))
+        else { return CardRead(uid: uid, format: storedFormat) }
+        return CardRead(uid: uid, format: String(storedFormat[..<separator]), uidKind: kind)
     }
 
     static func milliseconds(_ date: Date) -> Int64 {

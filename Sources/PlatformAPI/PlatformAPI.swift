@@ -22,12 +22,18 @@ public enum PlatformAPI {
 
 /// A card as it travels to the platform.
 public struct WireCard: Codable, Sendable, Hashable {
+    /// The card number, or its pseudonym when `uidKind` says so.
     public var uid: String
+    /// How the reader encoded the number: `em4100`, `hex`, `decimal`, `wiegand-26`, ...
     public var format: String
+    /// `raw` (the number itself) or `pseudonym-hmac-sha256` (``CardPseudonymizer``). Absent
+    /// from older agents' batches, which always sent raw numbers.
+    public var uidKind: String?
 
-    public init(uid: String, format: String) {
+    public init(uid: String, format: String, uidKind: String? = nil) {
         self.uid = uid
         self.format = format
+        self.uidKind = uidKind
     }
 }
 
@@ -90,7 +96,7 @@ public struct WireEvent: Codable, Sendable, Hashable {
             id: stored.id, seq: stored.seq, kind: stored.kind.rawValue, lane: stored.lane.rawValue,
             occurredAt: Timestamp.format(stored.event.occurredAt), monotonicNanos: stored.event.monotonicNanos,
             device: stored.event.device, purpose: stored.event.purpose,
-            card: stored.event.card.map { WireCard(uid: $0.uid, format: $0.format) }, detail: stored.event.detail,
+            card: stored.event.card.map { WireCard(uid: $0.uid, format: $0.format, uidKind: $0.uidKind.rawValue) }, detail: stored.event.detail,
             related: stored.event.related, bootId: stored.bootID, clockSynchronized: stored.event.clockSynchronized,
             clockCorrected: stored.event.originalOccurredAt == nil ? nil : true,
             originalOccurredAt: stored.event.originalOccurredAt.map(Timestamp.format)

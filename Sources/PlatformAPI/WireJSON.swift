@@ -138,6 +138,7 @@ extension WireCard {
         json.beginObject()
         json.field("uid", uid)
         json.field("format", format)
+        json.field("uidKind", uidKind)
         json.endObject()
     }
 }

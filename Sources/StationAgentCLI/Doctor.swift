@@ -10,6 +10,7 @@ import NIOTLS
 import PlatformAPI
 import SerialTransport
 import StationConfig
+import Uplink
 
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +55,8 @@ struct Doctor: AsyncParsableCommand {
         report.add(contentsOf: DoctorChecks.stateDirectory(settings.stateDirectory))
         report.add(DoctorChecks.clock())
         report.add(contentsOf: await DoctorChecks.platform(
-            url: settings.platformURL, caFile: settings.caFile, timeout: .seconds(max(1, timeout))))
+            url: settings.platformURL, caFile: settings.caFile, clientCertificate: settings.security.clientCertificate,
+            timeout: .seconds(max(1, timeout))))
         if let dc09 = settings.dc09 {
             report.add(await DoctorChecks.dc09(dc09, connectTimeout: .seconds(max(1, timeout))))
         }
@@ -387,7 +389,9 @@ enum DoctorChecks {
 
     // MARK: Platform
 
-    static func platform(url base: String, caFile: String?, timeout: Duration) async -> [DoctorLine] {
+    static func platform(
+        url base: String, caFile: String?, clientCertificate: ClientCertificateFiles? = nil, timeout: Duration
+    ) async -> [DoctorLine] {
         var lines: [DoctorLine] = []
         let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
         let healthURL = trimmed + PlatformAPI.healthPath
@@ -399,6 +403,8 @@ enum DoctorChecks {
         let https = scheme == "https"
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile { tls.trustRoots = .file(caFile) }
+        // The files were checked when the configuration was loaded.
+        try? clientCertificate?.apply(to: &tls)
 
         if https, let line = await certificate(host: host, port: components.port ?? 443, tls: tls, timeout: timeout) {
             lines.append(line)

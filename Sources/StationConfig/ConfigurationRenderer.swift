@@ -35,6 +35,10 @@ enum ConfigurationRenderer {
         lines.append("")
         lines.append("[metrics]")
         lines.append("listen = \(q(configuration.metrics.listen?.description ?? ""))")
+        lines.append("")
+        lines.append("[privacy]")
+        lines.append("card_ids = \(q(configuration.privacy.cardIDs.rawValue))")
+        if let file = configuration.privacy.districtKeyFile { lines.append("district_key_file = \(q(file.path))") }
         for device in configuration.devices {
             lines.append("")
             lines.append("[[device]]")
@@ -95,6 +99,11 @@ enum ConfigurationRenderer {
         lines.append("retry_initial_ms = \(milliseconds(platform.retryInitial))")
         lines.append("retry_max_ms = \(milliseconds(platform.retryMax))")
         lines.append("heartbeat_seconds = \(platform.heartbeatInterval.components.seconds)")
+        if let file = platform.signingKeyFile { lines.append("signing_key_file = \(q(file.path))") }
+        if let client = platform.clientCertificate {
+            lines.append("client_certificate_file = \(q(client.certificateFile.path))")
+            lines.append("client_key_file = \(q(client.keyFile.path))")
+        }
         return lines
     }
 

@@ -29,7 +29,9 @@ struct SchemaDecoder {
     static let locationKeys = ["district", "street", "community", "grid", "micro_grid"]
     static let platformKeys = [
         "url", "token", "token_file", "ca_file", "timeout_ms", "batch_size", "retry_initial_ms", "retry_max_ms", "heartbeat_seconds",
+        "signing_key_file", "client_certificate_file", "client_key_file",
     ]
+    static let privacyKeys = ["card_ids", "district_key_file"]
     static let storeKeys = ["retention_hours", "max_mb", "alarm_reserve_mb"]
     static let siaKeys = [
         "receiver", "account", "receiver_number", "prefix", "format", "key_file", "retry_seconds", "response_timeout_seconds",
@@ -55,19 +57,20 @@ struct SchemaDecoder {
         let rootSection = Section(table: root, path: "", display: "the top level", present: true)
         checkUnknown(rootSection, keys: [], tables: [
             ("station", "[station]"), ("platform", "[platform]"), ("store", "[store]"), ("log", "[log]"), ("device", "[[device]]"),
-            ("sia", "[sia]"), ("metrics", "[metrics]"),
+            ("sia", "[sia]"), ("metrics", "[metrics]"), ("privacy", "[privacy]"),
         ])
         let station = decodeStation(section(root, "station"))
         let platform = decodePlatform(section(root, "platform"))
         let store = decodeStore(section(root, "store"))
         let log = decodeLog(section(root, "log"))
         let devices = decodeDevices(root)
+        let privacy = decodePrivacy(section(root, "privacy"))
         var sia: StationConfiguration.Sia?
         if root["sia"] != nil {
             sia = decodeSia(section(root, "sia"))
         }
         let metrics = decodeMetrics(section(root, "metrics"))
-        guard issues.isEmpty, let metrics, let station, let platform, let store, let log, let devices, root["sia"] == nil || sia != nil else {
+        guard issues.isEmpty, let metrics, let station, let platform, let store, let log, let devices, let privacy, root["sia"] == nil || sia != nil else {
             let ordered = issues.enumerated().sorted { a, b in
                 (a.element.line ?? Int.max, a.offset) < (b.element.line ?? Int.max, b.offset)
             }
@@ -76,6 +79,7 @@ struct SchemaDecoder {
         var configuration = StationConfiguration(station: station, platform: platform, store: store, log: log, devices: devices, file: file)
         configuration.sia = sia
         configuration.metrics = metrics
+        configuration.privacy = privacy
         return configuration
     }
 
@@ -213,11 +217,60 @@ struct SchemaDecoder {
         let retryInitial = integer(s, "retry_initial_ms", in: 10...60_000, default: 500)
         let retryMax = orderedMaximum(s, initialKey: "retry_initial_ms", initial: retryInitial, absoluteMinimum: 10, key: "retry_max_ms", upper: 3_600_000, default: 30_000)
         let heartbeat = integer(s, "heartbeat_seconds", in: 1...3600, default: 30)
+        let signingKeyFile = fileReference(s, "signing_key_file")
+        let clientCertificate = decodeClientCertificate(s)
+        var certificate: StationConfiguration.ClientCertificate?
+        switch clientCertificate {
+        case .invalid: return nil
+        case .absent: break
+        case .present(let value, _): certificate = value
+        }
         guard let url, let timeout, let batchSize, let retryInitial, let retryMax, let heartbeat else { return nil }
-        return StationConfiguration.Platform(
+        var platform = StationConfiguration.Platform(
             url: url, credential: credential, caFile: caFile, timeout: .milliseconds(timeout), batchSize: Int(batchSize),
             retryInitial: .milliseconds(retryInitial), retryMax: .milliseconds(retryMax), heartbeatInterval: .seconds(heartbeat)
         )
+        platform.signingKeyFile = signingKeyFile
+        platform.clientCertificate = certificate
+        return platform
+    }
+
+    /// `client_certificate_file` and `client_key_file`: both or neither.
+    private mutating func decodeClientCertificate(_ s: Section) -> Field<StationConfiguration.ClientCertificate> {
+        let certificateKey = "client_certificate_file", keyKey = "client_key_file"
+        let certificate = fileReference(s, certificateKey)
+        let key = fileReference(s, keyKey)
+        if let certificate, let key {
+            return .present(StationConfiguration.ClientCertificate(certificateFile: certificate, keyFile: key), line: certificate.line ?? 0)
+        }
+        if let certificate, s.table[keyKey] == nil {
+            issue(certificate.line, s.key(certificateKey), "needs `\(keyKey)` too (the certificate's private key, PEM, mode 0600)")
+        } else if let key, s.table[certificateKey] == nil {
+            issue(key.line, s.key(keyKey), "needs `\(certificateKey)` too (the station's certificate, PEM)")
+        }
+        return s.table[certificateKey] == nil && s.table[keyKey] == nil ? .absent : .invalid
+    }
+
+    /// An optional path with the line that names it.
+    private mutating func fileReference(_ s: Section, _ key: String) -> StationConfiguration.FileReference? {
+        path(s, key).map { StationConfiguration.FileReference($0, line: s.table[key]?.position.line) }
+    }
+
+    // MARK: [privacy]
+
+    private mutating func decodePrivacy(_ s: Section?) -> StationConfiguration.Privacy? {
+        guard let s else { return nil }
+        guard s.present else { return StationConfiguration.Privacy() }
+        checkUnknown(s, keys: Self.privacyKeys)
+        var mode = StationConfiguration.CardIDMode.pseudonym
+        switch oneOf(s, "card_ids", options: StationConfiguration.CardIDMode.allCases.map(\.rawValue), required: false) {
+        case .absent: break
+        case .invalid: return nil
+        case .present(let value, _): mode = StationConfiguration.CardIDMode(rawValue: value) ?? .pseudonym
+        }
+        let keyFile = fileReference(s, "district_key_file")
+        if s.table["district_key_file"] != nil, keyFile == nil { return nil }
+        return StationConfiguration.Privacy(cardIDs: mode, districtKeyFile: keyFile, line: s.table.position?.line)
     }
 
     struct URLProblem: Error {

@@ -24,6 +24,8 @@ public struct StationConfiguration: Sendable, Hashable {
     public var sia: Sia?
     /// `[metrics]`: the Prometheus endpoint (optional; on loopback by default).
     public var metrics = Metrics()
+    /// `[privacy]`: card numbers as pseudonyms (the default) or raw.
+    public var privacy = Privacy()
     /// The configuration file, as it was named to the loader.
     public var file: String
 
@@ -74,6 +76,10 @@ public struct StationConfiguration: Sendable, Hashable {
         public var retryMax: Duration
         /// `heartbeat_seconds`: how often the agent tells the platform it is alive.
         public var heartbeatInterval: Duration
+        /// `signing_key_file`: the station's HMAC key (hex, mode 0600); every request is signed with it.
+        public var signingKeyFile: FileReference?
+        /// `client_certificate_file` + `client_key_file`: mutual TLS.
+        public var clientCertificate: ClientCertificate?
 
         public init(
             url: URL, credential: Credential? = nil, caFile: String? = nil, timeout: Duration = .milliseconds(5000),

@@ -12,6 +12,7 @@ extension PlatformClient {
         let url = endpoint.baseURL + PlatformAPI.commandsPath(stationID: endpoint.station.id) + "?after=\(after)&waitSeconds=\(seconds)"
         var request = HTTPClientRequest(url: url)
         authorize(&request)
+        sign(&request, body: nil)
         let (status, headers, body) = try await perform(request, url: url, timeout: .seconds(seconds) + endpoint.timeout)
         try Self.check(status, headers: headers, body: body, method: "GET", url: url)
         do {
@@ -28,11 +29,14 @@ extension PlatformClient {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         authorize(&request)
+        let buffer: ByteBuffer
         do {
-            request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(heartbeat)))
+            buffer = ByteBuffer(data: try JSONEncoder().encode(heartbeat))
         } catch {
             throw UplinkError(.invalidResponse, message: "cannot encode the heartbeat: \(error)")
         }
+        sign(&request, body: buffer)
+        request.body = .bytes(buffer)
         let (status, headers, body) = try await perform(request, url: url, timeout: endpoint.timeout)
         guard status == .noContent || status == .ok else {
             try Self.check(status, headers: headers, body: body, method: "POST", url: url)

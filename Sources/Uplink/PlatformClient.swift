@@ -69,18 +69,25 @@ public final class PlatformClient: Sendable {
     let http: HTTPClient
     public let endpoint: PlatformEndpoint
     private let logger: Logger
+    /// Signs every request when the station has a signing key (`RequestSigner.swift`).
+    let signer: RequestSigner?
 
-    public init(http: HTTPClient, endpoint: PlatformEndpoint, logger: Logger) {
+    public init(http: HTTPClient, endpoint: PlatformEndpoint, logger: Logger, signer: RequestSigner? = nil) {
         self.http = http
         self.endpoint = endpoint
         self.logger = logger
+        self.signer = signer
     }
 
     /// An HTTP client for the uplink: TLS with full server verification, trusting the system's
-    /// roots or only the PEM bundle at `caFile`.
-    public static func makeHTTPClient(caFile: String?, connectTimeout: Duration) throws -> HTTPClient {
+    /// roots or only the PEM bundle at `caFile`, and presenting `clientCertificate` (mutual TLS)
+    /// when given.
+    public static func makeHTTPClient(
+        caFile: String?, clientCertificate: ClientCertificateFiles? = nil, connectTimeout: Duration
+    ) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .fullVerification
+        if let clientCertificate { try clientCertificate.apply(to: &tls) }
         if let caFile {
             guard FileManager.default.isReadableFile(atPath: caFile) else {
                 throw UplinkError(
@@ -111,7 +118,9 @@ public final class PlatformClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         authorize(&request)
-        request.body = .bytes(ByteBuffer(bytes: data))
+        let buffer = ByteBuffer(bytes: data)
+        sign(&request, body: buffer)
+        request.body = .bytes(buffer)
         let (status, headers, responseBody) = try await perform(request, url: endpoint.ingestURL, timeout: endpoint.timeout)
         try Self.check(status, headers: headers, body: responseBody, method: "POST", url: endpoint.ingestURL)
         let decoded: IngestResponse

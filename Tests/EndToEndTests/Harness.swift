@@ -148,8 +148,9 @@ final class EmulatorProcess: Sendable {
     let port: Int
     let database: String
 
-    init(database: String, port: Int = 0) async throws {
-        child = try ChildProcess(Binaries.sim, ["emulator", "--port", String(port), "--db", database, "--log-level", "warning"])
+    init(database: String, port: Int = 0, arguments: [String] = []) async throws {
+        child = try ChildProcess(
+            Binaries.sim, ["emulator", "--port", String(port), "--db", database, "--log-level", "warning"] + arguments)
         let line = try await child.firstLine(containing: "listening on http://")
         guard let portText = line.split(separator: ":").last, let port = Int(portText) else {
             throw HarnessError("cannot read the port from '\(line)'")
@@ -233,7 +234,11 @@ final class Station: Sendable {
     var configPath: String { directory + "/station.toml" }
     var stateDirectory: String { directory + "/state" }
 
-    func writeConfig(platformURL: String, extraPlatform: String = "", extraDevices: String = "") throws {
+    /// - Parameter privacy: the `[privacy]` table; raw card numbers unless a test asks otherwise,
+    ///   so that tests can compare the numbers they tap with what the platform received.
+    func writeConfig(
+        platformURL: String, extraPlatform: String = "", extraDevices: String = "", privacy: String = "card_ids = \"raw\""
+    ) throws {
         var text = """
             [station]
             id = "ST-E2E"
@@ -244,6 +249,9 @@ final class Station: Sendable {
             retry_initial_ms = 50
             retry_max_ms = 500
             \(extraPlatform)
+
+            [privacy]
+            \(privacy)
 
             """
         for (name, reader) in readers.sorted(by: { $0.key < $1.key }) {

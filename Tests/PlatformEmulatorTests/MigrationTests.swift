@@ -54,13 +54,14 @@ struct MigrationTests {
         }
 
         let store = try EmulatorStore(path: path, now: { Date(timeIntervalSince1970: 1_800_000_000) })
-        #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop", "v3-clock-fields"])
+        #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop", "v3-clock-fields", "v4-card-uid-kind"])
         let before = try store.received(station: nil, after: 0, limit: 10)
         #expect(before.events.map(\.receipt) == [1, 2, 3])
         #expect(before.events.map(\.event.id) == [uuid(1), uuid(2), uuid(3)])
         #expect(before.events.map(\.event.kind) == ["card_tap", "alarm", "device_offline"])
         #expect(before.events.map(\.deliveries) == [2, 1, 1])
-        #expect(before.events.first?.event.card == WireCard(uid: "04A1B2C3", format: "hex"))
+        // Cards received before `card_uid_kind` existed were raw numbers, and read back so.
+        #expect(before.events.first?.event.card == WireCard(uid: "04A1B2C3", format: "hex", uidKind: "raw"))
         #expect(before.events.allSatisfy { $0.event.related == nil && $0.receivedAt == "2026-11-24T10:15:31.000Z" })
         #expect(try store.stats() == EmulatorStats(accepted: 3, duplicates: 1, rejected: 0, batches: 2, badRequests: 0))
         #expect(try store.writerSynchronousPragma() == 2)

@@ -21,7 +21,7 @@ struct StoreTests {
             let store = try EmulatorStore(path: path, now: { fixed })
             #expect(try store.writerSynchronousPragma() == 2)
             #expect(try store.journalMode() == "wal")
-            #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop", "v3-clock-fields"])
+            #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop", "v3-clock-fields", "v4-card-uid-kind"])
             let results = try store.ingest(stationID: "station-1", request: ingestRequest([wireEvent(1), wireEvent(2)]))
             #expect(results.map(\.status) == [.accepted, .accepted])
         }
@@ -36,7 +36,7 @@ struct StoreTests {
     @Test("an in-memory store has the same schema and answers the same way")
     func memoryStore() throws {
         let store = try EmulatorStore(path: nil)
-        #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop", "v3-clock-fields"])
+        #expect(try store.appliedMigrations() == ["v1-received-events", "v1-counters", "v2-alarm-loop", "v3-clock-fields", "v4-card-uid-kind"])
         #expect(try store.ingest(stationID: "s", request: ingestRequest(station: "s", [wireEvent(1)])).map(\.status) == [.accepted])
         #expect(try store.received(station: "s", after: 0, limit: 1).next == 1)
     }

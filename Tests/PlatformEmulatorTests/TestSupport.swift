@@ -24,7 +24,7 @@ func wireEvent(
         id: uuid(number), seq: seq ?? Int64(number), kind: kind,
         lane: lane ?? (EventKind(rawValue: kind)?.lane ?? .normal).rawValue,
         occurredAt: "2026-11-24T10:15:30.123Z", monotonicNanos: 1_000_000 * UInt64(number), device: device,
-        purpose: "check-in", card: kind == "card_tap" ? WireCard(uid: "04A1B2C3", format: "hex") : nil,
+        purpose: "check-in", card: kind == "card_tap" ? WireCard(uid: "04A1B2C3", format: "hex", uidKind: "raw") : nil,
         detail: nil, related: related
     )
 }
@@ -97,10 +97,12 @@ struct Harness {
 
     init(
         token: String? = nil, maxBodyBytes: Int = EmulatorConfiguration.defaultMaxBodyBytes,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, signingKeys: SigningKeyring = SigningKeyring()
     ) throws {
         store = try EmulatorStore(path: nil, now: now)
-        configuration = EmulatorConfiguration(port: 0, token: token, maxBodyBytes: maxBodyBytes)
+        var configuration = EmulatorConfiguration(port: 0, token: token, maxBodyBytes: maxBodyBytes)
+        configuration.signingKeys = signingKeys
+        self.configuration = configuration
     }
 
     var logger: Logger {

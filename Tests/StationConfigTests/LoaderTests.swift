@@ -157,6 +157,9 @@ struct LoaderDescriptionTests {
             [metrics]
             listen = "127.0.0.1:9464"
 
+            [privacy]
+            card_ids = "pseudonym"
+
             [[device]]
             name = "reader-1"
             kind = "card-reader"
@@ -255,11 +258,11 @@ struct DocumentationTests {
     @Test func referenceDocumentsEveryKey() throws {
         let reference = try String(contentsOfFile: Self.docs + "/configuration.md", encoding: .utf8)
         let all = SchemaDecoder.stationKeys + SchemaDecoder.locationKeys + SchemaDecoder.platformKeys + SchemaDecoder.storeKeys
-            + SchemaDecoder.logKeys + SchemaDecoder.deviceKeys + SchemaDecoder.metricsKeys
+            + SchemaDecoder.logKeys + SchemaDecoder.deviceKeys + SchemaDecoder.metricsKeys + SchemaDecoder.privacyKeys
         for key in all {
             #expect(reference.contains("| `\(key)` |"), "docs/configuration.md has no row for `\(key)`")
         }
-        for table in ["## `[station]`", "## `[station.location]`", "## `[platform]`", "## `[store]`", "## `[log]`", "## `[[device]]`", "## `[metrics]`"] {
+        for table in ["## `[station]`", "## `[station.location]`", "## `[platform]`", "## `[store]`", "## `[log]`", "## `[[device]]`", "## `[metrics]`", "## `[privacy]`"] {
             #expect(reference.contains(table), "\(table)")
         }
         for profile in ReaderProfile.allCases {

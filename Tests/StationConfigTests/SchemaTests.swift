@@ -542,8 +542,8 @@ struct SchemaUnknownTests {
             ("[station.locaton]\ngrid = \"x\"", 1, "station.locaton: unknown table; did you mean `[station.location]`?"),
             ("[plattform]\nurl = \"x\"", 1, "plattform: unknown table; did you mean `[platform]`?"),
             ("[devices]\nname = \"x\"", 1, "devices: unknown table; did you mean `[[device]]`?"),
-            ("[[readers]]\nname = \"x\"", 1, "readers: unknown table; a configuration has the tables [station], [platform], [store], [log], [[device]], [sia], [metrics]"),
-            ("answer = 42", 1, "answer: unknown key; a configuration has the tables [station], [platform], [store], [log], [[device]], [sia], [metrics]"),
+            ("[[readers]]\nname = \"x\"", 1, "readers: unknown table; a configuration has the tables [station], [platform], [store], [log], [[device]], [sia], [metrics], [privacy]"),
+            ("answer = 42", 1, "answer: unknown key; a configuration has the tables [station], [platform], [store], [log], [[device]], [sia], [metrics], [privacy]"),
             ("[station]\nmystery = 1", 2, "station.mystery: unknown key; [station] takes id, name, state_dir, table [station.location]"),
         ]
         for (fragment, line, expected) in cases {

@@ -9,7 +9,7 @@ import Testing
     static let full = WireEvent(
         id: "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b", seq: Int64.max, kind: "card_tap", lane: "normal",
         occurredAt: "2026-11-24T10:15:30.123Z", monotonicNanos: UInt64.max, device: "reader \"1\"\\north",
-        purpose: "check-in/out", card: WireCard(uid: "0012345678", format: "em4100"),
+        purpose: "check-in/out", card: WireCard(uid: "0012345678", format: "em4100", uidKind: "pseudonym-hmac-sha256"),
         detail: "line\nbreak\ttab\r\u{01}\u{1F} bell\u{08}\u{0C} 中文 é 🚨", related: "9a7b1c2d-3e4f-5a6b-3f2b-8c1e5d4a4e6f",
         bootId: "0b5c3a52-7e1f-4d0e-9c55-1f8f4a9d2e61", clockSynchronized: false, clockCorrected: true,
         originalOccurredAt: "2020-01-01T00:00:07.250Z")

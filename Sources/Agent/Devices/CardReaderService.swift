@@ -48,8 +48,13 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
     let ports: any SerialPortProvider
     let clock: C
     let logger: Logger
+    /// Raw numbers or pseudonyms (`[privacy] card_ids`).
+    let cardIDs: CardIDPolicy
 
-    public init(device: CardReaderDevice, store: EventStore, ports: any SerialPortProvider, clock: C, logger: Logger) {
+    public init(
+        device: CardReaderDevice, store: EventStore, ports: any SerialPortProvider, cardIDs: CardIDPolicy, clock: C, logger: Logger
+    ) {
+        self.cardIDs = cardIDs
         self.device = device
         self.store = store
         self.ports = ports
@@ -115,7 +120,7 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
                             "card tap stored",
                             metadata: [
                                 "event.seq": "\(stored.seq)", "event.id": "\(stored.id)",
-                                "card": "\(Self.masked(card.uid))",
+                                "card": "\(Self.masked(stored.event.card?.uid ?? ""))",
                             ])
                     }
                 }
@@ -139,7 +144,7 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
     private func storeTap(_ card: DecodedCard) async throws -> StoredEvent {
         let event = NewEvent(
             kind: .cardTap, device: device.name, purpose: device.purpose,
-            card: CardRead(uid: card.uid, format: card.format.rawValue))
+            card: cardIDs.apply(CardRead(uid: card.uid, format: card.format.rawValue)))
         var attempt = 0
         while true {
             do {
@@ -168,7 +173,8 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
             ])
     }
 
-    /// A card number for logs: never the whole number (it is personal data).
+    /// A stored card uid for logs: never the whole of it (a raw number is personal data, and
+    /// with `card_ids = "pseudonym"` what is stored is already the pseudonym).
     static func masked(_ uid: String) -> String {
         uid.count <= 4 ? "****" : "…" + uid.suffix(4)
     }

@@ -67,11 +67,14 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
     let ports: any SerialPortProvider
     let clock: C
     let logger: Logger
+    /// Raw numbers or pseudonyms (`[privacy] card_ids`).
+    let cardIDs: CardIDPolicy
 
     public init(
-        bus: OSDPBusConfiguration, store: EventStore, coordinator: AlarmCoordinator, ports: any SerialPortProvider, clock: C,
-        logger: Logger
+        bus: OSDPBusConfiguration, store: EventStore, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
+        cardIDs: CardIDPolicy, clock: C, logger: Logger
     ) {
+        self.cardIDs = cardIDs
         self.bus = bus
         self.store = store
         self.coordinator = coordinator
@@ -152,11 +155,12 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 read = CardRead(uid: card.raw.bitString, format: "osdp-raw-\(card.raw.bitCount)")
             }
             guard deduplicator.admit("\(reader.address)/\(read.uid)", at: now) else { return }
-            let stored = try await store.append(NewEvent(kind: .cardTap, device: reader.name, purpose: reader.purpose, card: read))
+            let stored = try await store.append(
+                NewEvent(kind: .cardTap, device: reader.name, purpose: reader.purpose, card: cardIDs.apply(read)))
             driver.feedback(.accepted, to: reader.address)
             logger.info(
                 "card tap stored",
-                metadata: ["reader": "\(reader.name)", "event.seq": "\(stored.seq)", "card": "\(CardReaderService<C>.masked(read.uid))"])
+                metadata: ["reader": "\(reader.name)", "event.seq": "\(stored.seq)", "card": "\(CardReaderService<C>.masked(stored.event.card?.uid ?? ""))"])
         case .inputChanged(let input, let active):
             guard input == reader.alarmInput else {
                 logger.info("reader input changed", metadata: ["reader": "\(reader.name)", "input": "\(input)", "active": "\(active)"])
