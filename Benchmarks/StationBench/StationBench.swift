@@ -245,6 +245,11 @@ struct AgentScenario {
     }
 
     private func writeConfiguration(station: String, state: String, port: Int) throws -> String {
+        // Card numbers as a deployment sends them by default: pseudonyms under a district key.
+        let districtKey = state + ".district.key"
+        let keyHex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        try keyHex.write(toFile: districtKey, atomically: true, encoding: .utf8)
+        try check(chmod(districtKey, 0o600) == 0, "cannot make \(districtKey) private")
         let text = """
             # Written by station-bench.
             [station]
@@ -259,6 +264,10 @@ struct AgentScenario {
 
             [log]
             level = "warning"
+
+            [privacy]
+            card_ids = "pseudonym"
+            district_key_file = "\(districtKey)"
 
             [[device]]
             name = "reader-1"

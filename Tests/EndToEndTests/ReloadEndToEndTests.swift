@@ -28,6 +28,9 @@ struct ReloadEndToEndTests {
             retry_initial_ms = 50
             retry_max_ms = 500
 
+            [privacy]
+            card_ids = "raw"
+
             """
         for reader in readers {
             let virtual = station.readers[reader.name]!
