@@ -101,9 +101,15 @@ import Testing
         let directory = try EventStoreTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/" + EventStore.fileName
+        var original: [StoredEvent] = []
+        do {
+            let writer = try EventStore.open(directory: directory, policy: StoragePolicy(integrityCheckAtOpen: false))
+            original = try await writer.append(contentsOf: (0..<3000).map(StorageFaultTests.tap))
+            try writer.checkpoint()
+        }
+        // A store whose connections have cached none of the pages about to be damaged (a cached
+        // page is served from memory and would hide the damage from this read).
         let store = try EventStore.open(directory: directory, policy: StoragePolicy(integrityCheckAtOpen: false))
-        let original = try await store.append(contentsOf: (0..<3000).map(StorageFaultTests.tap))
-        try store.checkpoint()
         try Self.corruptMiddle(of: path)
         let readable = try await Self.readableIDs(directory: directory, upTo: 3000)
 
