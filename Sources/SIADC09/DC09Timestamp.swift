@@ -1,3 +1,4 @@
+import EventModel
 import Foundation
 
 /// A DC-09 timestamp: UTC, whole seconds, written `HH:MM:SS,MM-DD-YYYY` (a frame puts `_` in
@@ -15,7 +16,7 @@ public struct DC09Timestamp: Sendable, Hashable, Comparable, CustomStringConvert
     /// A validated timestamp, or nil when a field is out of range (month 13, 30 February, ...).
     public init?(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
         guard (1970...9999).contains(year), (1...12).contains(month),
-            (1...Self.daysIn(month: month, year: year)).contains(day),
+            (1...Timestamp.daysIn(month: month, year: year)).contains(day),
             (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
         else { return nil }
         self.year = year
@@ -31,7 +32,7 @@ public struct DC09Timestamp: Sendable, Hashable, Comparable, CustomStringConvert
         let seconds = max(0, Int64(date.timeIntervalSince1970.rounded(.down)))
         let days = seconds / 86_400
         let rest = seconds % 86_400
-        let (y, m, d) = Self.civil(fromDays: days)
+        let (y, m, d) = Timestamp.civil(fromDays: days)
         self.year = min(y, 9999)
         self.month = m
         self.day = d
@@ -47,7 +48,7 @@ public struct DC09Timestamp: Sendable, Hashable, Comparable, CustomStringConvert
 
     /// Seconds since 1970-01-01T00:00:00Z.
     public var secondsSince1970: Int64 {
-        Self.days(fromCivil: year, month, day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        Timestamp.days(fromCivil: year, month, day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
     /// `HH:MM:SS,MM-DD-YYYY`.
@@ -97,40 +98,5 @@ public struct DC09Timestamp: Sendable, Hashable, Comparable, CustomStringConvert
 
     public static func < (lhs: DC09Timestamp, rhs: DC09Timestamp) -> Bool {
         lhs.secondsSince1970 < rhs.secondsSince1970
-    }
-
-    static func isLeap(_ year: Int) -> Bool { (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: isLeap(year) ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    /// The date of a day count since 1970-01-01.
-    static func civil(fromDays days: Int64) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return (Int(y), Int(m), Int(d))
     }
 }
