@@ -107,10 +107,19 @@ struct EmulatorRoutes: Sendable {
                 "station": "\(stationID)", "fault.status": "\(fault.status.map(String.init) ?? "none")",
                 "fault.delayMs": "\(fault.delayMs ?? 0)",
                 "fault.acknowledgeOnly": "\(fault.acknowledgeOnly.map(String.init) ?? "all")",
+                "fault.dropConnection": "\(fault.dropConnection?.rawValue ?? "no")",
             ]
         )
         let outcome: Result<Response, any Error>
-        if let status = fault.status {
+        if let drop = fault.dropConnection {
+            if drop == .afterStore {
+                _ = try await storeBatch(request, stationID: stationID, acknowledgeOnly: nil)
+            }
+            if let delayMs = fault.delayMs, delayMs > 0 {
+                try await Task.sleep(for: .milliseconds(delayMs))
+            }
+            return Self.droppedAnswer()
+        } else if let status = fault.status {
             outcome = .failure(
                 EmulatorRequestError(
                     status: status, error: "injected_fault",
@@ -132,6 +141,21 @@ struct EmulatorRoutes: Sendable {
             try await Task.sleep(for: .milliseconds(delayMs))
         }
         return try outcome.get()
+    }
+
+    /// An answer that promises a body and breaks off before it: the server closes the
+    /// connection, and the client sees it end in the middle of the response.
+    static func droppedAnswer() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(contentLength: 64) { writer in
+                try await writer.write(ByteBuffer(string: #"{"results":["#))
+                throw DroppedConnection()
+            })
+    }
+
+    struct DroppedConnection: Error, CustomStringConvertible {
+        var description: String { "fault injection: connection dropped in the middle of the answer" }
     }
 
     private func storeBatch(_ request: Request, stationID: String, acknowledgeOnly: Int?) async throws -> Response {

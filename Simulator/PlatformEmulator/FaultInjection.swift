@@ -16,16 +16,27 @@ public struct FaultSettings: Codable, Sendable, Hashable {
     public var delayMs: Int?
     /// Store and acknowledge only the first `k` events of each batch; the rest get no result.
     public var acknowledgeOnly: Int?
+    /// Close the connection in the middle of the answer: the status line and headers go out,
+    /// the body never completes, so the client cannot tell whether the batch was taken.
+    /// `before-store` stores nothing; `after-store` stores the batch first (the case that makes
+    /// the agent send events the platform already has).
+    public var dropConnection: DropPoint?
+
+    public enum DropPoint: String, Codable, Sendable, Hashable {
+        case beforeStore = "before-store"
+        case afterStore = "after-store"
+    }
 
     public init(
         status: Int? = nil, count: Int? = nil, retryAfterSeconds: Int? = nil, delayMs: Int? = nil,
-        acknowledgeOnly: Int? = nil
+        acknowledgeOnly: Int? = nil, dropConnection: DropPoint? = nil
     ) {
         self.status = status
         self.count = count
         self.retryAfterSeconds = retryAfterSeconds
         self.delayMs = delayMs
         self.acknowledgeOnly = acknowledgeOnly
+        self.dropConnection = dropConnection
     }
 
     /// The integer fields, for naming one whose number does not fit.
@@ -63,9 +74,12 @@ public struct FaultSettings: Codable, Sendable, Hashable {
                 throw .badRequest("acknowledgeOnly: cannot be combined with status (an injected status stores nothing)")
             }
         }
-        if status == nil && (delayMs ?? 0) == 0 && acknowledgeOnly == nil {
+        if dropConnection != nil && (status != nil || acknowledgeOnly != nil) {
+            throw .badRequest("dropConnection: cannot be combined with status or acknowledgeOnly (no answer is completed)")
+        }
+        if status == nil && (delayMs ?? 0) == 0 && acknowledgeOnly == nil && dropConnection == nil {
             throw .badRequest(
-                "status, delayMs, acknowledgeOnly: none is set, so there is nothing to inject; "
+                "status, delayMs, acknowledgeOnly, dropConnection: none is set, so there is nothing to inject; "
                     + "use DELETE /v1/control/faults to clear"
             )
         }

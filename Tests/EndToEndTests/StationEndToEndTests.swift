@@ -137,6 +137,31 @@ struct StationEndToEndTests {
         await platform.stop()
     }
 
+    @Test func connectionsDroppedBeforeAndAfterStoringLoseNothingAndDuplicatesAreDiscarded() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL)
+        // The next two ingest requests lose their connection mid-answer after the platform
+        // stored them: the agent cannot know, sends them again, and the platform discards the
+        // second copies.
+        try await platform.setFaults(#"{"dropConnection": "after-store", "count": 2}"#)
+        let agent = try station.startAgent()
+        for index in 0..<5 { try station.readers["reader-1"]!.tap(uid: String(format: "%010X", 0x4E_0000_0000 + index)) }
+        #expect(await eventually { try await Self.cardTaps(platform.received()).count == 5 }, "agent log:\n\(agent.log)")
+        #expect(await eventually { try await platform.stats().duplicates >= 1 }, "a dropped answer after storing means a resend")
+
+        // Then two dropped before storing: nothing is stored, the agent sends again.
+        try await platform.setFaults(#"{"dropConnection": "before-store", "count": 2}"#)
+        for index in 5..<8 { try station.readers["reader-1"]!.tap(uid: String(format: "%010X", 0x4E_0000_0000 + index)) }
+        #expect(await eventually { try await Self.cardTaps(platform.received()).count == 8 }, "agent log:\n\(agent.log)")
+        let taps = Self.cardTaps(try await platform.received())
+        #expect(Set(taps.map(\.event.id)).count == 8, "each tap stored once")
+        #expect(agent.log.contains("delivery failed; events stay queued"), "the drops were seen as failures:\n\(agent.log)")
+        await agent.stop()
+        await platform.stop()
+    }
+
     @Test func unplugAndReplugAreReportedAndReadingResumes() async throws {
         let station = try Station(readers: [("reader-1", .rdm6300)])
         defer { station.remove() }
