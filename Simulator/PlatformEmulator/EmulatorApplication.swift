@@ -112,13 +112,14 @@ struct EmulatorRoutes: Sendable {
         )
         let outcome: Result<Response, any Error>
         if let drop = fault.dropConnection {
-            if drop == .afterStore {
-                _ = try await storeBatch(request, stationID: stationID, acknowledgeOnly: nil)
+            do {
+                if drop == .afterStore {
+                    _ = try await storeBatch(request, stationID: stationID, acknowledgeOnly: nil)
+                }
+                outcome = .success(Self.droppedAnswer())
+            } catch {
+                outcome = .failure(error)
             }
-            if let delayMs = fault.delayMs, delayMs > 0 {
-                try await Task.sleep(for: .milliseconds(delayMs))
-            }
-            return Self.droppedAnswer()
         } else if let status = fault.status {
             outcome = .failure(
                 EmulatorRequestError(

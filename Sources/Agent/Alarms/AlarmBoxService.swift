@@ -65,11 +65,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await superviseForever() }
-        } catch is CancellationError {
-            return
-        }
+        try await runUntilGracefulShutdown { try await superviseForever() }
     }
 
     private func superviseForever() async throws {

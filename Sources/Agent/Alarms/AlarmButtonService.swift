@@ -79,11 +79,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await watchForever() }
-        } catch is CancellationError {
-            return
-        }
+        try await runUntilGracefulShutdown { try await watchForever() }
     }
 
     private func watchForever() async throws {

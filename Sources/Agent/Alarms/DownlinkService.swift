@@ -34,11 +34,7 @@ public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await pollForever() }
-        } catch is CancellationError {
-            return
-        }
+        try await runUntilGracefulShutdown { try await pollForever() }
     }
 
     private func pollForever() async throws {

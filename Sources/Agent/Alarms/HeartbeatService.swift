@@ -26,11 +26,7 @@ public struct HeartbeatService<C: Clock>: Service where C.Duration == Duration {
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await beatForever() }
-        } catch is CancellationError {
-            return
-        }
+        try await runUntilGracefulShutdown { try await beatForever() }
     }
 
     private func beatForever() async throws {

@@ -174,11 +174,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
                     logger.info("stopping delivery with events still queued; they are sent after the next start")
                     return
                 }
-                do {
-                    try await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(for: delay) }
-                } catch {
-                    return
-                }
+                guard await sleepUnlessShuttingDown(for: delay, on: clock) else { return }
             }
         }
         // Cancelled with verdicts not yet committed: try once; if that fails too, the events

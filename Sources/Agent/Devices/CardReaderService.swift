@@ -65,13 +65,7 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await readForever() }
-        } catch is CancellationError {
-            // Shutdown (or a reload) met the reader anywhere: in a reopen backoff, or while it
-            // recorded the device online. Stopping is not a failure of the group.
-            return
-        }
+        try await runUntilGracefulShutdown { try await readForever() }
     }
 
     private func readForever() async throws {

@@ -86,11 +86,7 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await runForever() }
-        } catch is CancellationError {
-            return
-        }
+        try await runUntilGracefulShutdown { try await runForever() }
     }
 
     private func runForever() async throws {

@@ -77,20 +77,12 @@ public struct ClockWatchService<C: Clock>: Service where C.Duration == Duration 
                 started = try await start()
             } catch {
                 logger.error("cannot read the stored clock reference; will try again", metadata: ["error": "\(error)"])
-                do {
-                    try await cancelWhenGracefulShutdown { [clock, interval] in try await clock.sleep(for: interval) }
-                } catch {
-                    return
-                }
+                guard await sleepUnlessShuttingDown(for: interval, on: clock) else { return }
             }
         }
         guard var state = started else { return }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await cancelWhenGracefulShutdown { [clock, interval] in try await clock.sleep(for: interval) }
-            } catch {
-                return
-            }
+            guard await sleepUnlessShuttingDown(for: interval, on: clock) else { return }
             do {
                 try await tick(&state)
             } catch {

@@ -44,11 +44,7 @@ public struct RetentionService<C: Clock>: Service where C.Duration == Duration {
             } catch {
                 logger.error("reporting evicted events failed; will try again", metadata: ["error": "\(error)"])
             }
-            do {
-                try await cancelWhenGracefulShutdown { [clock, reportInterval] in try await clock.sleep(for: reportInterval) }
-            } catch {
-                return
-            }
+            guard await sleepUnlessShuttingDown(for: reportInterval, on: clock) else { return }
         }
     }
 

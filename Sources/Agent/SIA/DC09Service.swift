@@ -45,17 +45,13 @@ public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
             path: ((store.directory ?? NSTemporaryDirectory()) as NSString).appendingPathComponent("dc09-sequence"))
         let link = try DC09Link(
             configuration: settings.configuration, host: settings.host, port: settings.port, sequenceStore: sequences, logger: logger)
-        do {
-            try await cancelWhenGracefulShutdown {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { await link.run() }
-                    group.addTask { try await forward(through: link) }
-                    try await group.next()
-                    group.cancelAll()
-                }
+        try await runUntilGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await link.run() }
+                group.addTask { try await forward(through: link) }
+                try await group.next()
+                group.cancelAll()
             }
-        } catch is CancellationError {
-            return
         }
     }
 
