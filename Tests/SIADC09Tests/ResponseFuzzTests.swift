@@ -3,21 +3,9 @@ import Testing
 
 @testable import SIADC09
 
-/// A small, fast, seeded generator (SplitMix64), so every run of the property tests sees the
-/// same inputs and a failure can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A seeded generator, so every run of the property tests sees the same inputs and a failure can
+/// be replayed from its seed: the module's own SplitMix64 (it varies DC-09 pad characters).
+typealias SeededGenerator = PadGenerator
 
 /// Mutations a fuzzer would make: flip, replace, insert, delete, truncate, duplicate a slice.
 func mutate(_ input: [UInt8], using rng: inout SeededGenerator) -> [UInt8] {
