@@ -269,7 +269,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel", "SerialTransport", "OSDP",
+                "Agent", "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel", "SerialTransport", "OSDP",
                 "SIADC09", "DC09Receiver",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

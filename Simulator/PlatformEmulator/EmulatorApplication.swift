@@ -120,6 +120,14 @@ struct EmulatorRoutes: Sendable {
             } catch {
                 outcome = .failure(error)
             }
+        } else if let status = fault.status, let shaped = Self.shapedAnswer(status: status, body: fault.body, path: request.uri.path) {
+            outcome = .success(shaped)
+        } else if let answer = fault.answer {
+            do {
+                outcome = .success(try await wrongAnswer(answer, request: request, stationID: stationID))
+            } catch {
+                outcome = .failure(error)
+            }
         } else if let status = fault.status {
             outcome = .failure(
                 EmulatorRequestError(
@@ -155,11 +163,58 @@ struct EmulatorRoutes: Sendable {
             })
     }
 
+    /// An injected status that is not the platform's own refusal: a redirect, or an answer
+    /// with a proxy's HTML page or no body. `nil` for the platform's `ErrorBody` (the default).
+    static func shapedAnswer(status: Int, body: FaultSettings.FaultBody?, path: String) -> Response? {
+        var headers: HTTPFields = [:]
+        if (300..<400).contains(status) { headers[.location] = "/moved" + path }
+        let text: String
+        switch body {
+        case .html:
+            headers[.contentType] = "text/html"
+            text = "<html><head><title>\(status)</title></head><body><h1>\(status)</h1><p>nginx</p></body></html>"
+        case .empty:
+            text = ""
+        case .errorBody, nil:
+            guard (300..<400).contains(status) else { return nil }
+            text = ""
+        }
+        return Response(status: HTTPResponse.Status(code: status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A 200 that does not say what it should (``FaultSettings/FaultAnswer``).
+    private func wrongAnswer(_ answer: FaultSettings.FaultAnswer, request: Request, stationID: String) async throws -> Response {
+        switch answer {
+        case .wrongIDs:
+            let verdicts = (0..<3).map { _ in IngestResult(id: UUID().uuidString.lowercased(), status: .accepted) }
+            return try jsonResponse(IngestResponse(results: verdicts))
+        case .truncated:
+            _ = try await storeBatch(request, stationID: stationID, acknowledgeOnly: nil)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"results":[{"id":"#)))
+        case .upperCaseIDs, .answeredTwice:
+            let results = try await storeBatchResults(request, stationID: stationID, acknowledgeOnly: nil)
+            let verdicts: [IngestResult] =
+                answer == .upperCaseIDs
+                ? results.map { IngestResult(id: $0.id.uppercased(), status: $0.status, reason: $0.reason) }
+                : results + results.map { IngestResult(id: $0.id, status: .rejected, reason: "answered twice (fault injection)") }
+            return try jsonResponse(IngestResponse(results: verdicts))
+        }
+    }
+
     struct DroppedConnection: Error, CustomStringConvertible {
         var description: String { "fault injection: connection dropped in the middle of the answer" }
     }
 
     private func storeBatch(_ request: Request, stationID: String, acknowledgeOnly: Int?) async throws -> Response {
+        let results = try await storeBatchResults(request, stationID: stationID, acknowledgeOnly: acknowledgeOnly)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: IngestResponse(results: results).encodedJSON())))
+    }
+
+    private func storeBatchResults(_ request: Request, stationID: String, acknowledgeOnly: Int?) async throws -> [IngestResult] {
         try checkContentType(request)
         let body: ByteBuffer
         do {
@@ -196,9 +251,7 @@ struct EmulatorRoutes: Sendable {
                 metadata: ["station": "\(stationID)", "alarm": "\(event.id.lowercased())", "device": "\(event.device)"]
             )
         }
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: IngestResponse(results: results).encodedJSON())))
+        return results
     }
 
     /// The `stationId` path parameter, percent-decoded.

@@ -27,10 +27,36 @@ public struct FaultSettings: Codable, Sendable, Hashable {
         case afterStore = "after-store"
     }
 
+    /// What the injected `status` answer carries: the platform's own `ErrorBody` (the default),
+    /// a proxy's or captive portal's HTML page, or nothing. A 3xx status also gets a `Location`.
+    public var body: FaultBody?
+
+    public enum FaultBody: String, Codable, Sendable, Hashable {
+        case errorBody = "error-body"
+        case html
+        case empty
+    }
+
+    /// A 200 that is wrong: `truncated` stores the batch and answers half an `IngestResponse`;
+    /// `wrong-ids` stores nothing and answers verdicts for events that are not in the batch;
+    /// `upper-case-ids` stores the batch and answers its ids in upper case (ids compare
+    /// case-insensitively); `answered-twice` stores the batch and answers each event twice, first
+    /// with its true verdict and then `rejected`.
+    public var answer: FaultAnswer?
+
+    public enum FaultAnswer: String, Codable, Sendable, Hashable {
+        case truncated
+        case wrongIDs = "wrong-ids"
+        case upperCaseIDs = "upper-case-ids"
+        case answeredTwice = "answered-twice"
+    }
+
     public init(
         status: Int? = nil, count: Int? = nil, retryAfterSeconds: Int? = nil, delayMs: Int? = nil,
-        acknowledgeOnly: Int? = nil, dropConnection: DropPoint? = nil
+        acknowledgeOnly: Int? = nil, dropConnection: DropPoint? = nil, body: FaultBody? = nil, answer: FaultAnswer? = nil
     ) {
+        self.body = body
+        self.answer = answer
         self.status = status
         self.count = count
         self.retryAfterSeconds = retryAfterSeconds
@@ -49,8 +75,14 @@ public struct FaultSettings: Codable, Sendable, Hashable {
 
     /// Checks the ranges; the error names the field.
     public func validate() throws(EmulatorRequestError) {
-        if let status, !(400...599).contains(status) {
-            throw .badRequest("status: \(status) is not an error status; use 400...599 (503 or 429 to test retries)")
+        if let status, !(300...599).contains(status) {
+            throw .badRequest("status: \(status) is not a redirect or error status; use 300...599 (503 or 429 to test retries)")
+        }
+        if body != nil && status == nil {
+            throw .badRequest("body: only shapes an injected status; set status too")
+        }
+        if answer != nil && (status != nil || acknowledgeOnly != nil || dropConnection != nil) {
+            throw .badRequest("answer: cannot be combined with status, acknowledgeOnly or dropConnection (it is a 200 of its own)")
         }
         if let count, count < 1 {
             throw .badRequest("count: \(count) is below 1; use null to keep the fault until DELETE /v1/control/faults")
@@ -77,9 +109,9 @@ public struct FaultSettings: Codable, Sendable, Hashable {
         if dropConnection != nil && (status != nil || acknowledgeOnly != nil) {
             throw .badRequest("dropConnection: cannot be combined with status or acknowledgeOnly (no answer is completed)")
         }
-        if status == nil && (delayMs ?? 0) == 0 && acknowledgeOnly == nil && dropConnection == nil {
+        if status == nil && (delayMs ?? 0) == 0 && acknowledgeOnly == nil && dropConnection == nil && answer == nil {
             throw .badRequest(
-                "status, delayMs, acknowledgeOnly, dropConnection: none is set, so there is nothing to inject; "
+                "status, delayMs, acknowledgeOnly, dropConnection, answer: none is set, so there is nothing to inject; "
                     + "use DELETE /v1/control/faults to clear"
             )
         }

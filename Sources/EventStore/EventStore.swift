@@ -195,8 +195,9 @@ public final class EventStore: Sendable {
     }
 
     /// Records the platform's verdict: acknowledged events are marked delivered, rejected ones
-    /// are marked rejected with the platform's reason (they are never retried, never deleted
-    /// before `retention`). Unknown sequence numbers are ignored.
+    /// are marked rejected with the platform's reason (they are not sent again until an operator
+    /// requeues them, and never pruned or evicted: `EventStore+Rejected.swift`). Unknown sequence
+    /// numbers are ignored.
     public func markDelivered(_ outcomes: [DeliveryOutcome], at date: Date = Date()) async throws {
         guard !outcomes.isEmpty else { return }
         let ms = Self.milliseconds(date)
@@ -206,15 +207,19 @@ public final class EventStore: Sendable {
             for outcome in outcomes {
                 try update.execute(arguments: [ms, outcome.status.rawValue, outcome.reason, outcome.seq])
             }
+            // A refusal is not a delivery: `status` must not say "last delivery: 6 s ago" while
+            // the platform refuses everything.
+            guard outcomes.contains(where: { $0.status != .rejected }) else { return }
             try db.execute(
                 sql: "INSERT INTO meta(key, value) VALUES ('last_delivery_ms', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 arguments: [String(ms)])
         }
     }
 
-    /// Deletes delivered (or rejected) events of the normal lane whose verdict is older than
-    /// `date`, in chunks so the writer is never held for long. Undelivered events and the alarm
-    /// lane (alarms, resets, tamper) are never pruned. Returns how many went.
+    /// Deletes delivered events of the normal lane whose verdict is older than `date`, in chunks
+    /// so the writer is never held for long. Undelivered events, rejected events (kept for an
+    /// operator) and the alarm lane (alarms, resets, tamper) are never pruned. Returns how many
+    /// went.
     @discardableResult
     public func prune(deliveredBefore date: Date, chunk: Int = 5000) async throws -> Int {
         let ms = Self.milliseconds(date)
@@ -225,7 +230,8 @@ public final class EventStore: Sendable {
                     sql: """
                         DELETE FROM events WHERE seq IN (
                           SELECT seq FROM events
-                          WHERE delivered_at_ms IS NOT NULL AND delivered_at_ms < ? AND lane = 'normal' LIMIT ?)
+                          WHERE delivered_at_ms IS NOT NULL AND delivered_at_ms < ? AND lane = 'normal'
+                            AND outcome != 'rejected' LIMIT ?)
                         """,
                     arguments: [ms, chunk])
                 return db.changesCount
@@ -398,6 +404,11 @@ public final class EventStore: Sendable {
             // and the time first recorded when a clock jump corrected occurred_at_ms.
             try db.execute(sql: "ALTER TABLE events ADD COLUMN clock_synchronized INTEGER")
             try db.execute(sql: "ALTER TABLE events ADD COLUMN original_occurred_at_ms INTEGER")
+        }
+        migrator.registerMigration("v6-rejected-index") { db in
+            // Rejected events are kept for an operator (`station-agent rejected`, `requeue`):
+            // find them without scanning the delivered ones.
+            try db.execute(sql: "CREATE INDEX events_rejected ON events(lane, seq) WHERE outcome = 'rejected'")
         }
         return migrator
     }

@@ -126,14 +126,16 @@ extension EventStore {
     }
 
     /// Evicts oldest first (delivered normal-lane events, then undelivered card taps) while
-    /// `overBudget()` holds, in small chunks. Returns how many rows went.
+    /// `overBudget()` holds, in small chunks. Rejected events are never evicted: they wait for
+    /// an operator. Returns how many rows went.
     static func evict(db: Database, chunk: Int = 64, while overBudget: () throws -> Bool) throws -> Int64 {
         var total: Int64 = 0
         while try overBudget() {
             try db.execute(
                 sql: """
                     DELETE FROM events WHERE seq IN (
-                      SELECT seq FROM events WHERE delivered_at_ms IS NOT NULL AND lane = 'normal' ORDER BY seq LIMIT ?)
+                      SELECT seq FROM events
+                      WHERE delivered_at_ms IS NOT NULL AND lane = 'normal' AND outcome != 'rejected' ORDER BY seq LIMIT ?)
                     """,
                 arguments: [chunk])
             var deleted = Int64(db.changesCount)

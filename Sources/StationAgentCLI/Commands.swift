@@ -140,7 +140,12 @@ struct Status: AsyncParsableCommand {
         let summary = try await store.summary(now: now)
         let drain = try await store.drainCounts(now: now)
         let lastReload = try await store.metaValue(AgentGenerations<ContinuousClock>.lastReloadKey)
-        print(StatusReport.render(summary, station: settings.stationID, now: now, drain: drain, lastReload: lastReload))
+        let faults = try await PlatformFault.readAll(from: store)
+        let rejected = try await store.rejectedCounts()
+        print(
+            StatusReport.render(
+                summary, station: settings.stationID, now: now, drain: drain, lastReload: lastReload, faults: faults,
+                rejected: rejected))
     }
 }
 

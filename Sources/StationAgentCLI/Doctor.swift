@@ -1,4 +1,6 @@
 import Agent
+import EventModel
+import EventStore
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
@@ -57,6 +59,7 @@ struct Doctor: AsyncParsableCommand {
         report.add(contentsOf: await DoctorChecks.platform(
             url: settings.platformURL, caFile: settings.caFile, clientCertificate: settings.security.clientCertificate,
             timeout: .seconds(max(1, timeout))))
+        report.add(contentsOf: await DoctorChecks.delivery(stateDirectory: settings.stateDirectory))
         if let dc09 = settings.dc09 {
             report.add(await DoctorChecks.dc09(dc09, connectTimeout: .seconds(max(1, timeout))))
         }
@@ -385,6 +388,39 @@ enum DoctorChecks {
         case "no": return false
         default: return nil
         }
+    }
+
+    // MARK: Delivery
+
+    /// What the running agent found when it delivered: a platform fault it recorded per lane
+    /// (FAIL: events wait) and events the platform rejected (WARN: kept for an operator).
+    /// Nothing when no store exists yet (the state directory line says why).
+    static func delivery(stateDirectory: String, now: Date = Date()) async -> [DoctorLine] {
+        guard let store = try? EventStore.openReadOnly(directory: stateDirectory) else { return [] }
+        var lines: [DoctorLine] = []
+        let faults = (try? await PlatformFault.readAll(from: store)) ?? []
+        let summary = try? await store.summary(now: now)
+        for fault in faults {
+            let waiting = summary?.lanes[fault.lane]?.count ?? 0
+            lines.append(
+                DoctorLine(
+                    level: .fail, subject: "delivery",
+                    message: "the agent's \(fault.lane.rawValue) lane finds the platform \(fault.summary) since \(Timestamp.format(fault.since)), "
+                        + "\(waiting) event(s) waiting (first failure: \(fault.message.prefix(200)))",
+                    action: "events are kept and sent once the platform answers; "
+                        + "check `platform.url`, the token and signing key, and any proxy in between"))
+        }
+        if faults.isEmpty {
+            lines.append(DoctorLine(level: .ok, subject: "delivery", message: "the agent records no platform fault"))
+        }
+        let rejected = ((try? await store.rejectedCounts()) ?? [:]).values.reduce(0, +)
+        if rejected > 0 {
+            lines.append(
+                DoctorLine(
+                    level: .warn, subject: "delivery", message: "\(rejected) event(s) rejected by the platform are kept here",
+                    action: "`station-agent rejected` lists them with the reason; `station-agent requeue` sends them again"))
+        }
+        return lines
     }
 
     // MARK: Platform

@@ -6,7 +6,8 @@ import Foundation
 /// The text `station-agent status` prints.
 enum StatusReport {
     static func render(
-        _ summary: QueueSummary, station: String, now: Date, drain: DrainCounts? = nil, lastReload: String? = nil
+        _ summary: QueueSummary, station: String, now: Date, drain: DrainCounts? = nil, lastReload: String? = nil,
+        faults: [PlatformFault] = [], rejected: [Lane: Int] = [:]
     ) -> String {
         var lines = ["station \(station)"]
         for lane in Lane.allCases {
@@ -21,6 +22,19 @@ enum StatusReport {
             lines.append("  last delivery: \(Timestamp.format(last)) (\(age(now.timeIntervalSince(last))) ago)")
         } else {
             lines.append("  last delivery: never")
+        }
+        for fault in faults {
+            let waiting = summary.lanes[fault.lane]?.count ?? 0
+            lines.append(
+                "  platform \(fault.summary) since \(Timestamp.format(fault.since)) (\(age(now.timeIntervalSince(fault.since))) ago), "
+                    + "\(waiting) \(fault.lane.rawValue) event(s) waiting")
+            lines.append("    first failure: \(fault.message.prefix(300))")
+        }
+        let rejectedTotal = rejected.values.reduce(0, +)
+        if rejectedTotal > 0 {
+            var line = "  rejected by the platform, kept for an operator: \(rejectedTotal)"
+            if let alarms = rejected[.alarm], alarms > 0 { line += " (\(alarms) alarm(s), sent again every 5 min)" }
+            lines.append(line + "; `station-agent rejected` lists them, `station-agent requeue` sends them again")
         }
         if let drain {
             lines += BacklogProgress(

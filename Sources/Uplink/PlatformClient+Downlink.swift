@@ -66,10 +66,14 @@ extension PlatformClient {
     static func check(_ status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, method: String, url: String) throws(UplinkError) {
         guard status != .ok else { return }
         let retryAfter = headers.first(name: "Retry-After").flatMap { RetryPolicy.parseRetryAfter($0) }
-        let detail = (try? JSONDecoder().decode(ErrorBody.self, from: body)).map { "\($0.error): \($0.detail)" }
-            ?? String(buffer: body).prefix(300).description
+        let errorBody = try? JSONDecoder().decode(ErrorBody.self, from: body)
+        let detail = errorBody.map { "\($0.error): \($0.detail)" } ?? String(buffer: body).prefix(300).description
+        let code = Int(status.code)
+        // Only the platform's own refusal, in its own shape, refuses events; the same status
+        // from a proxy, a load balancer or a captive portal is a transport failure.
+        let refused = errorBody != nil && [400, 413, 422].contains(code)
         throw UplinkError(
-            .status(Int(status.code)), retryAfter: retryAfter,
+            refused ? .refused(code) : .status(code), retryAfter: retryAfter,
             message: "\(method) \(url) answered \(status.code) \(status.reasonPhrase): \(detail)")
     }
 }

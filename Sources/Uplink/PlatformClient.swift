@@ -28,15 +28,24 @@ public struct PlatformEndpoint: Sendable, Hashable {
     var ingestURL: String { baseURL + PlatformAPI.ingestPath(stationID: station.id) }
 }
 
-/// Why a delivery attempt failed.
+/// Why a delivery attempt failed, classified once for every caller (docs/platform-api.md,
+/// "How the kiosk reads your answers"): only ``Kind/refused(_:)`` may cost an event its place
+/// in the queue; every other kind keeps the events and backs off.
 public struct UplinkError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
         /// No answer: connection refused or reset, DNS, TLS, timeout.
         case transport
-        /// The platform answered with a non-200 status.
+        /// The platform (or something in front of it) answered with a status that does not refuse
+        /// the events: 3xx, 401, 403, 404, 405, 5xx, or a 400/413/422 without the platform's
+        /// `ErrorBody` (a proxy's or captive portal's page).
         case status(Int)
+        /// 400, 413 or 422 with a body in the platform's `ErrorBody` shape: the platform read the
+        /// request and refuses it as such.
+        case refused(Int)
         /// A 200 whose body is not an `IngestResponse`.
         case invalidResponse
+        /// A 200 whose verdicts name events that are not in the batch.
+        case mismatchedAnswer
     }
 
     public var kind: Kind
@@ -50,14 +59,34 @@ public struct UplinkError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// The request itself is unacceptable (400, 413, 422, ...): sending the same batch again
-    /// cannot succeed. Authentication failures (401, 403) are not in this class: they are a
-    /// configuration problem that an operator fixes, and the events must wait for it.
+    /// The platform refused the request as such (400, 413 or 422 in its own `ErrorBody`):
+    /// sending the same batch again cannot succeed, so the forwarder splits it until the refused
+    /// event is alone. Nothing else refuses events: authentication failures, wrong URLs, proxies'
+    /// pages and redirects are configuration or network problems that must not cost an event.
     public var isRequestRejected: Bool {
-        if case .status(let code) = kind {
-            return (400..<500).contains(code) && ![401, 403, 408, 429].contains(code)
-        }
+        if case .refused = kind { return true }
         return false
+    }
+
+    /// The request was too large for something on the way (413), whoever said so: a smaller
+    /// batch may pass, and splitting loses nothing.
+    public var isTooLarge: Bool {
+        switch kind {
+        case .status(413), .refused(413): return true
+        default: return false
+        }
+    }
+
+    /// What the platform is doing, in a few words after "platform", for `status` and one log
+    /// line per change: "unreachable", "refusing: 404 Not Found", ...
+    public var summary: String {
+        switch kind {
+        case .transport: return "unreachable"
+        case .status(let code), .refused(let code):
+            return "refusing: \(code) \(HTTPResponseStatus(statusCode: code).reasonPhrase)"
+        case .invalidResponse: return "answering with a body that is not an IngestResponse"
+        case .mismatchedAnswer: return "answering with verdicts for events not in the batch"
+        }
     }
 
     public var description: String { message }
@@ -98,6 +127,9 @@ public final class PlatformClient: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: connectTimeout.timeAmount, read: nil)
         configuration.decompression = .disabled
+        // A redirect is not followed: AsyncHTTPClient would turn the POST into a GET and drop
+        // the batch. It is a transport failure (a misconfigured URL or proxy), shown in `status`.
+        configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -130,10 +162,19 @@ public final class PlatformClient: Sendable {
             throw UplinkError(
                 .invalidResponse, message: "POST \(endpoint.ingestURL) answered 200 with a body that is not an IngestResponse: \(error)")
         }
-        var results: [String: IngestResult] = [:]
-        results.reserveCapacity(decoded.results.count)
-        for result in decoded.results { results[result.id] = result }
-        return results
+        let matched = IngestAnswer(decoded.results, batchIDs: events.map(\.id))
+        if let stranger = matched.unknownIDs.first {
+            throw UplinkError(
+                .mismatchedAnswer,
+                message: "POST \(endpoint.ingestURL) answered 200 with verdicts for \(matched.unknownIDs.count) event(s) not in the batch "
+                    + "(for example \"\(stranger)\"); the whole answer is ignored and the batch is sent again")
+        }
+        if let repeated = matched.repeatedIDs.first {
+            logger.warning(
+                "the platform answered one event more than once; its first verdict counts",
+                metadata: ["event.id": "\(repeated)", "uplink.repeated_ids": "\(matched.repeatedIDs.count)"])
+        }
+        return matched.results
     }
 }
 

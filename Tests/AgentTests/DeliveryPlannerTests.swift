@@ -68,7 +68,7 @@ import Uplink
 
     @Test func aRefusedRequestIsSplitUntilTheRefusedEventIsAloneThenRejected() {
         var planner = DeliveryPlanner(policy: policy, maximumBatch: 8)
-        let badRequest = UplinkError(.status(400), message: "events[0].kind is unknown")
+        let badRequest = UplinkError(.refused(400), message: "events[0].kind is unknown")
         #expect(planner.failed(badRequest, for: batch(8), unit: 0.5) == .init(outcomes: [], next: .sendNow))
         #expect(planner.batchLimit == 4)
         _ = planner.failed(badRequest, for: batch(4), unit: 0.5)
@@ -80,5 +80,54 @@ import Uplink
         // Batches grow back after successes.
         _ = planner.answered(["id-1": IngestResult(id: "id-1", status: .accepted)], for: batch(1), unit: 0.5)
         #expect(planner.batchLimit == 2)
+    }
+
+    @Test func answersThatDoNotRefuseEventsNeverRejectOne() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 8)
+        let answers = [
+            UplinkError(.status(404), message: "wrong path"), UplinkError(.status(400), message: "a proxy's page"),
+            UplinkError(.status(302), message: "redirect"), UplinkError(.status(502), message: "bad gateway"),
+            UplinkError(.invalidResponse, message: "html"), UplinkError(.mismatchedAnswer, message: "wrong ids"),
+            UplinkError(.transport, message: "reset"),
+        ]
+        for error in answers {
+            for size in [8, 1] {
+                let decision = planner.failed(error, for: batch(size), unit: 0.5)
+                #expect(decision.outcomes.isEmpty, "\(error.message) must keep the events")
+                if case .wait = decision.next {} else { Issue.record("\(error.message) must back off, got \(decision.next)") }
+            }
+        }
+    }
+
+    @Test func aProxysTooLargeSplitsTheBatchButNeverRejects() {
+        var planner = DeliveryPlanner(policy: policy, maximumBatch: 8)
+        let tooLarge = UplinkError(.status(413), message: "413 Request Entity Too Large (nginx)")
+        #expect(planner.failed(tooLarge, for: batch(8), unit: 0.5) == .init(outcomes: [], next: .sendNow))
+        #expect(planner.batchLimit == 4)
+        let alone = planner.failed(tooLarge, for: batch(1), unit: 0.5)
+        #expect(alone.outcomes.isEmpty)
+        #expect(alone.next == .wait(.seconds(1)))
+    }
+
+    @Test func theFaultTrackerActsOncePerChangeOfFault() {
+        var tracker = PlatformFaultTracker(lane: .normal)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(tracker.answered() == nil, "nothing to clear while healthy")
+        let notFound = UplinkError(.status(404), message: "POST http://p/wrong/v1/stations/S/events answered 404 Not Found")
+        guard case .record(let first) = tracker.failed(notFound, at: start) else {
+            Issue.record("the first failure is recorded")
+            return
+        }
+        #expect(first.summary == "refusing: 404 Not Found")
+        #expect(first.since == start)
+        #expect(tracker.failed(notFound, at: start.addingTimeInterval(5)) == nil, "the same fault again changes nothing")
+        let unreachable = UplinkError(.transport, message: "connection refused")
+        guard case .record(let second) = tracker.failed(unreachable, at: start.addingTimeInterval(9)) else {
+            Issue.record("another kind of failure is recorded")
+            return
+        }
+        #expect(second.summary == "unreachable")
+        #expect(tracker.answered() == .clear(second))
+        #expect(tracker.current == nil)
     }
 }

@@ -99,7 +99,7 @@ import Uplink
         let stored = try await store.append(contentsOf: uids.map { tap($0) })
         let sender = ScriptedSender { _, batch in
             if batch.contains(where: { $0.event.card?.uid == "BAD0BAD0BA" }) {
-                return .failure(UplinkError(.status(400), message: "events[0].card.uid is not acceptable"))
+                return .failure(UplinkError(.refused(400), message: "events[0].card.uid is not acceptable"))
             }
             return ScriptedSender.acceptAll(batch)
         }

@@ -34,6 +34,8 @@ final class ChildProcess: Sendable {
     let process: Process
     private let output = LogBuffer()
     private let lines: AsyncStream<String>
+    /// Set when the child closed its output (end of file on the pipe).
+    private let outputClosed = ClosedFlag()
 
     /// `environment` adds to (or replaces in) this process's environment.
     init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
@@ -52,10 +54,12 @@ final class ChildProcess: Sendable {
         let (lines, continuation) = AsyncStream<String>.makeStream()
         self.lines = lines
         let output = self.output
+        let outputClosed = self.outputClosed
         let pending = Mutex(Data())
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty {
+                outputClosed.set()
                 handle.readabilityHandler = nil
                 continuation.finish()
                 return
@@ -109,6 +113,11 @@ final class ChildProcess: Sendable {
         return found
     }
 
+    /// Waits until the child has closed its output, so that `log` holds every line it wrote.
+    func waitForEndOfOutput(timeout: Duration = .seconds(15)) async -> Bool {
+        await eventually(timeout: timeout) { outputClosed.isSet }
+    }
+
     func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
@@ -132,6 +141,13 @@ final class ChildProcess: Sendable {
             process.waitUntilExit()
         }
     }
+}
+
+/// Set once, read from any thread.
+final class ClosedFlag: Sendable {
+    private let flag = Mutex(false)
+    func set() { flag.withLock { $0 = true } }
+    var isSet: Bool { flag.withLock { $0 } }
 }
 
 final class LogBuffer: Sendable {
@@ -204,6 +220,13 @@ final class EmulatorProcess: Sendable {
         guard response.status == .ok else { throw HarnessError("PUT faults answered \(response.status)") }
     }
 
+    func clearFaults() async throws {
+        var request = HTTPClientRequest(url: baseURL + "/v1/control/faults")
+        request.method = .DELETE
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+        guard response.status == .ok else { throw HarnessError("DELETE faults answered \(response.status)") }
+    }
+
     private func get<T: Decodable>(_ path: String) async throws -> T {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(15))
         let body = try await response.body.collect(upTo: 64 << 20)
@@ -274,6 +297,18 @@ final class Station: Sendable {
 
     func startAgent() throws -> ChildProcess {
         try ChildProcess(Binaries.agent, ["run", "--config", configPath])
+    }
+
+    /// What `station-agent <command> --config` prints (standard output and error), once it ends.
+    func agentCommand(_ command: String, _ arguments: [String] = []) async throws -> String {
+        let child = try ChildProcess(Binaries.agent, [command, "--config", configPath] + arguments)
+        guard await child.waitForExit(timeout: .seconds(60)) != nil else {
+            await child.stop()
+            throw HarnessError("station-agent \(command) did not end within 60 s; output:\n\(child.log)")
+        }
+        // The output pipe may still hold the last lines when the process is gone.
+        _ = await child.waitForEndOfOutput()
+        return child.log
     }
 
     func remove() {

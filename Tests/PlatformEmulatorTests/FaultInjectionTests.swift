@@ -154,7 +154,11 @@ struct FaultInjectionTests {
         (#"{"delayMs": 600000}"#, "delayMs:"),
         (#"{"acknowledgeOnly": -1}"#, "acknowledgeOnly:"),
         (#"{"status": 503, "acknowledgeOnly": 1}"#, "acknowledgeOnly:"),
-        (#"{"count": 3}"#, "status, delayMs, acknowledgeOnly, dropConnection:"),
+        (#"{"count": 3}"#, "status, delayMs, acknowledgeOnly, dropConnection, answer:"),
+        (#"{"status": 200, "body": "html"}"#, "status:"),
+        (#"{"body": "html"}"#, "body:"),
+        (#"{"answer": "wrong-ids", "status": 503}"#, "answer:"),
+        (#"{"answer": "sometimes"}"#, "answer"),
         (#"{"dropConnection": "after-store", "status": 503}"#, "dropConnection:"),
         (#"{"dropConnection": "sometimes"}"#, "dropConnection"),
         (#"{"status": "503"}"#, "status: wrong type"),
@@ -170,6 +174,55 @@ struct FaultInjectionTests {
             #expect(detail.hasPrefix(detailPrefix), "detail was: \(detail)")
             let state = try decode(FaultState.self, try await client.execute(uri: "/v1/control/faults", method: .get))
             #expect(state.active == false)
+        }
+    }
+
+    @Test("a shaped status answers like a proxy: HTML, no body, or a redirect with a Location")
+    func shapedStatuses() async throws {
+        let harness = try Harness()
+        try await harness.test { client in
+            _ = try await putFaults(client, #"{"status": 502, "body": "html", "count": 1}"#)
+            let html = try await post(client, ingestRequest([wireEvent(1)]))
+            #expect(html.status == .badGateway)
+            #expect(html.headers[.contentType] == "text/html")
+            #expect(String(buffer: html.body).hasPrefix("<html>"))
+            _ = try await putFaults(client, #"{"status": 404, "body": "empty", "count": 1}"#)
+            let empty = try await post(client, ingestRequest([wireEvent(1)]))
+            #expect(empty.status == .notFound)
+            #expect(empty.body.readableBytes == 0)
+            _ = try await putFaults(client, #"{"status": 307, "count": 1}"#)
+            let redirect = try await post(client, ingestRequest([wireEvent(1)]))
+            #expect(redirect.status == .temporaryRedirect)
+            #expect(redirect.headers[.location]?.hasPrefix("/moved/") == true)
+            #expect(try await receivedPage(client).events.isEmpty, "nothing was stored")
+        }
+    }
+
+    @Test("a wrong 200: truncated, verdicts for other ids, upper-case ids, each id answered twice")
+    func wrongAnswers() async throws {
+        let harness = try Harness()
+        try await harness.test { client in
+            _ = try await putFaults(client, #"{"answer": "wrong-ids", "count": 1}"#)
+            let strangers = try decode(IngestResponse.self, try await post(client, ingestRequest([wireEvent(1)])))
+            #expect(!strangers.results.isEmpty)
+            #expect(!strangers.results.contains { $0.id.lowercased() == wireEvent(1).id.lowercased() })
+            #expect(try await receivedPage(client).events.isEmpty, "wrong-ids stores nothing")
+
+            _ = try await putFaults(client, #"{"answer": "truncated", "count": 1}"#)
+            let truncated = try await post(client, ingestRequest([wireEvent(1)]))
+            #expect(truncated.status == .ok)
+            #expect((try? decode(IngestResponse.self, truncated)) == nil)
+            #expect(try await receivedPage(client).events.count == 1, "truncated stores the batch")
+
+            _ = try await putFaults(client, #"{"answer": "upper-case-ids", "count": 1}"#)
+            var lettered = wireEvent(2)
+            lettered.id = "abcdef00-0000-4000-8000-00000000beef"
+            let upper = try decode(IngestResponse.self, try await post(client, ingestRequest([lettered])))
+            #expect(upper.results.map(\.id) == ["ABCDEF00-0000-4000-8000-00000000BEEF"])
+
+            _ = try await putFaults(client, #"{"answer": "answered-twice", "count": 1}"#)
+            let twice = try decode(IngestResponse.self, try await post(client, ingestRequest([wireEvent(3)])))
+            #expect(twice.results.map(\.status) == [.accepted, .rejected])
         }
     }
 

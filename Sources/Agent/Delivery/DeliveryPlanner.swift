@@ -10,11 +10,14 @@ import Uplink
 /// - A 200 records every acknowledged (`accepted` or `duplicate`) and `rejected` event; events
 ///   the platform left out stay queued. If at least one was answered, the next batch goes at
 ///   once; if none was, that counts as a failure.
-/// - A request the platform refuses as such (400, 413, 422, ...) is split in half until the
-///   event it refuses is alone; that event alone is then recorded as rejected with the
-///   platform's reason, so one poisoned event never blocks the lane forever.
-/// - Anything else (no answer, 401/403, 429, 5xx, a bad body) waits with the retry policy's
-///   backoff, honouring `Retry-After`, and sends the same events again: nothing is dropped.
+/// - A request the platform refuses as such (400, 413 or 422 in its own `ErrorBody`, see
+///   ``UplinkError/isRequestRejected``) is split in half until the event it refuses is alone;
+///   that event alone is then recorded as rejected with the platform's reason, so one poisoned
+///   event never blocks the lane forever.
+/// - Any 413 (a proxy's too) halves a batch of more than one event first.
+/// - Anything else (no answer, a redirect, 401/403/404, 429, 5xx, a proxy's page, a bad body,
+///   verdicts for events not in the batch) waits with the retry policy's backoff, honouring
+///   `Retry-After`, and sends the same events again: nothing is dropped.
 public struct DeliveryPlanner: Sendable {
     public enum Next: Sendable, Hashable {
         case sendNow
@@ -76,6 +79,11 @@ public struct DeliveryPlanner: Sendable {
 
     /// The request for `batch` failed with `error`.
     public mutating func failed(_ error: UplinkError, for batch: [StoredEvent], unit: Double) -> Decision {
+        // Too large for the platform or a proxy: a smaller batch may pass; nothing is refused.
+        if error.isTooLarge && batch.count > 1 {
+            batchLimit = max(1, batch.count / 2)
+            return Decision(outcomes: [], next: .sendNow)
+        }
         if error.isRequestRejected {
             if batch.count > 1 {
                 batchLimit = max(1, batch.count / 2)

@@ -68,7 +68,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         let latency = Metrics.Timer(label: "station_delivery_latency_seconds", dimensions: [("lane", lane.rawValue)])
         var logger = self.logger
         logger[metadataKey: "lane"] = "\(lane.rawValue)"
-        var platformDown = false
+        var faults = PlatformFaultTracker(lane: lane)
         // The normal lane overlaps its local work with the request in flight: while batch N is
         // at the platform, the verdicts of batch N-1 are committed and the events after N are
         // read. Requests stay one at a time and in order; see `DeliveryPlanner.mayContinue`.
@@ -112,22 +112,22 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
             do {
                 let results = try await sender.send(batch)
                 decision = planner.answered(results, for: batch, unit: Double.random(in: 0..<1))
-                if platformDown {
-                    platformDown = false
-                    logger.notice("platform answers again")
+                if !decision.outcomes.isEmpty, let action = faults.answered() {
+                    await record(action, lane: lane, logger: logger)
                 }
             } catch {
                 failedRequests.increment()
                 decision = planner.failed(error, for: batch, unit: Double.random(in: 0..<1))
-                if !platformDown || planner.failures % 10 == 1 {
-                    logger.warning(
+                if case .wait = decision.next, let action = faults.failed(error, at: Date()) {
+                    await record(action, lane: lane, logger: logger)
+                } else {
+                    logger.debug(
                         "delivery failed; events stay queued",
                         metadata: [
                             "uplink.error": "\(error.message)", "uplink.failures": "\(planner.failures)",
                             "batch.size": "\(batch.count)",
                         ])
                 }
-                platformDown = !error.isRequestRejected
             }
 
             await announced
@@ -151,7 +151,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
                     if outcome.status == .rejected {
                         rejected.increment()
                         logger.error(
-                            "platform rejected an event; it will not be retried",
+                            "platform rejected an event; it is kept (`station-agent rejected`) and not sent again unless requeued (alarms: every 5 min)",
                             metadata: ["event.seq": "\(outcome.seq)", "reason": "\(outcome.reason ?? "none given")"])
                     } else {
                         delivered.increment()
@@ -181,6 +181,28 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         // are sent again after the next start and the platform answers `duplicate`.
         if !deferredOutcomes.isEmpty {
             try? await store.markDelivered(deferredOutcomes)
+        }
+    }
+
+    /// Logs a change of the platform's fault once and records it for `status` and `doctor`.
+    private func record(_ action: PlatformFaultTracker.Action, lane: Lane, logger: Logger) async {
+        let recorded: PlatformFault?
+        switch action {
+        case .record(let fault):
+            logger.warning(
+                "delivery failed; events stay queued and are sent again with backoff: platform \(fault.summary)",
+                metadata: ["uplink.error": "\(fault.message)"])
+            recorded = fault
+        case .clear(let fault):
+            logger.notice(
+                "platform answers again",
+                metadata: ["uplink.fault": "\(fault.summary)", "uplink.fault_seconds": "\(Int(Date().timeIntervalSince(fault.since)))"])
+            recorded = nil
+        }
+        do {
+            try await store.recordPlatformFault(recorded, lane: lane)
+        } catch {
+            logger.error("cannot record the platform's state for `status`", metadata: ["error": "\(error)"])
         }
     }
 

@@ -7,19 +7,25 @@ import EventModel
 
 /// Prunes delivered events older than the retention period, once at start and then every
 /// `interval`; and every `reportInterval` stores an `events_evicted` event when the size budget
-/// dropped undelivered card taps since the last report. Undelivered events are never pruned.
+/// dropped undelivered card taps since the last report, and puts alarms the platform rejected
+/// more than `rejectedAlarmRetry` ago back in the alarm queue. Undelivered and rejected events
+/// are never pruned.
 public struct RetentionService<C: Clock>: Service where C.Duration == Duration {
     let store: EventStore
     let retention: Duration
     let interval: Duration
     let reportInterval: Duration
+    /// How long an alarm the platform rejected waits before it is sent again (checked every
+    /// `reportInterval`).
+    let rejectedAlarmRetry: Duration
     let clock: C
     let logger: Logger
 
     public init(
         store: EventStore, retention: Duration, interval: Duration = .seconds(3600), reportInterval: Duration = .seconds(60),
-        clock: C, logger: Logger
+        rejectedAlarmRetry: Duration = .seconds(300), clock: C, logger: Logger
     ) {
+        self.rejectedAlarmRetry = rejectedAlarmRetry
         self.store = store
         self.retention = retention
         self.interval = interval
@@ -40,10 +46,24 @@ public struct RetentionService<C: Clock>: Service where C.Duration == Duration {
                 }
             }
             do {
+                let requeued = try await store.requeueRejected(
+                    lane: .alarm, rejectedBefore: Date().addingTimeInterval(-rejectedAlarmRetry.seconds))
+                if !requeued.isEmpty {
+                    logger.warning(
+                        "sending alarms the platform rejected again: an alarm is never refused for good",
+                        metadata: ["event.seqs": "\(requeued)"])
+                }
+            } catch {
+                logger.error("requeueing rejected alarms failed; will try again", metadata: ["error": "\(error)"])
+            }
+            do {
                 try await reportEvictions()
             } catch {
                 logger.error("reporting evicted events failed; will try again", metadata: ["error": "\(error)"])
             }
+            // Events another process put back in the queue (`station-agent requeue`) ring no
+            // bell in this one: look at both lanes once per tick.
+            for lane in Lane.allCases { store.doorbell.ring(lane) }
             guard await sleepUnlessShuttingDown(for: reportInterval, on: clock) else { return }
         }
     }
