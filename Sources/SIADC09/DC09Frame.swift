@@ -12,6 +12,10 @@ public struct DC09Envelope: Sendable, Hashable {
     public var account: DC09Account?
     /// Everything after the data field's `[`.
     public var payload: [UInt8]
+    /// What stood between the sequence number and the `L` prefix when it was not an `R`
+    /// receiver field (a receiver in the field answers `NoneL0#AAA` to a message without `R`);
+    /// read past, and reported so that the oddity is logged.
+    public var nonCanonicalReceiver: String? = nil
 
     /// The message inside. `key` is needed only when ``isEncrypted``.
     public func open(key: DC09Key?) throws(DC09Error) -> DC09Message {
@@ -67,9 +71,11 @@ public struct DC09Envelope: Sendable, Hashable {
         if isEncrypted, timestamp == nil {
             throw DC09Error(.malformedFrame, "an encrypted message must carry a timestamp")
         }
-        return DC09Message(
+        var message = DC09Message(
             token: token, isEncrypted: isEncrypted, sequence: sequence, receiver: receiver, prefix: prefix, account: account,
             data: String(decoding: data, as: UTF8.self), extended: extended, timestamp: timestamp)
+        message.nonCanonicalReceiver = nonCanonicalReceiver
+        return message
     }
 }
 
@@ -231,11 +237,19 @@ public enum DC09Frame {
             return String(decoding: body[start..<index], as: UTF8.self)
         }
         var receiver: DC09ReceiverNumber?
+        var nonCanonicalReceiver: String?
         if index < body.count, body[index] == UInt8(ascii: "R") {
             index += 1
             let digits = hexRun(maximum: 6)
             guard !digits.isEmpty else { throw fail("'R' without a receiver number") }
             receiver = DC09ReceiverNumber(unchecked: digits.uppercased())
+        } else if index < body.count, body[index] != UInt8(ascii: "L"),
+            let skipped = nonCanonicalReceiverEnd(body, from: index)
+        {
+            // Tolerant in what it reads: a receiver field that is not `R<hex>` (Python's `None`
+            // printed in its place, say) is read past up to the `L` prefix, and reported.
+            nonCanonicalReceiver = String(decoding: body[index..<skipped], as: UTF8.self)
+            index = skipped
         }
         guard index < body.count, body[index] == UInt8(ascii: "L") else { throw fail("no 'L' account prefix") }
         index += 1
@@ -255,7 +269,29 @@ public enum DC09Frame {
         guard index < body.count, body[index] == UInt8(ascii: "[") else { throw fail("no '[' opening the data field") }
         return DC09Envelope(
             token: token, isEncrypted: encrypted, sequence: sequence, receiver: receiver,
-            prefix: DC09LinePrefix(unchecked: prefixDigits.uppercased()), account: account, payload: Array(body[(index + 1)...]))
+            prefix: DC09LinePrefix(unchecked: prefixDigits.uppercased()), account: account, payload: Array(body[(index + 1)...]),
+            nonCanonicalReceiver: nonCanonicalReceiver)
+    }
+
+    /// Where an `L<hex>` prefix followed by `#` or `[` starts after `from`, when at most 16
+    /// printable bytes (no brackets, quotes or `#`) stand before it; nil otherwise.
+    private static func nonCanonicalReceiverEnd(_ body: [UInt8], from start: Int) -> Int? {
+        var candidate = start
+        while candidate < body.count, candidate - start <= 16 {
+            let byte = body[candidate]
+            if byte == UInt8(ascii: "#") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "\"") || byte < 0x20 || byte > 0x7E {
+                return nil
+            }
+            if byte == UInt8(ascii: "L"), candidate > start {
+                var end = candidate + 1
+                while end < body.count, DC09Hex.isHexDigit(body[end]) { end += 1 }
+                if end > candidate + 1, end < body.count, body[end] == UInt8(ascii: "#") || body[end] == UInt8(ascii: "[") {
+                    return candidate
+                }
+            }
+            candidate += 1
+        }
+        return nil
     }
 }
 

@@ -157,6 +157,8 @@ public actor DC09Link {
                 status.lastFailure = reason
             case .clockCorrected(let offset):
                 logger.notice("DC-09 clock corrected from the receiver's NAK", metadata: ["dc09.offset_s": "\(offset)"])
+            case .toleratedResponse(let note):
+                logger.notice("DC-09 response accepted despite a departure from the standard", metadata: ["dc09.note": "\(note)"])
             case .ignoredResponse(let reason):
                 logger.warning("DC-09 response ignored", metadata: ["dc09.reason": "\(reason)"])
             case .sequenceStoreFailed(let error):

@@ -88,6 +88,9 @@ public struct DC09Message: Sendable, Hashable, CustomStringConvertible {
     public var extended: [DC09ExtendedField]
     /// Required when encrypted; optional otherwise (most transmitters send it anyway).
     public var timestamp: DC09Timestamp?
+    /// A receiver field that was not `R<hex>`, read past when the frame was parsed (never
+    /// written: ``DC09Frame`` encodes only canonical fields).
+    public var nonCanonicalReceiver: String? = nil
 
     public init(
         token: DC09Token, isEncrypted: Bool = false, sequence: DC09Sequence, receiver: DC09ReceiverNumber? = nil,

@@ -138,6 +138,8 @@ public enum DC09Probe {
                 return report
             case .clockCorrected(let offset):
                 step("NAK with the receiver's time: clock offset now \(offset >= 0 ? "+" : "")\(offset) s, resending")
+            case .toleratedResponse(let note):
+                step("note: \(note)")
             case .ignoredResponse(let reason):
                 step("answer not counted: \(reason)")
                 report.result = .failed("the answer did not match the message sent: \(reason)")

@@ -31,19 +31,13 @@ public enum DC09Response: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Whether this response answers `sent`: an ACK or DUH must echo its sequence number,
-    /// receiver number, account prefix and account. An ACK to an encrypted message must itself
-    /// be encrypted (a plain ACK could be forged without the key). A NAK names no message and
-    /// always applies to the one in flight.
+    /// Whether this response answers `sent`: an ACK or DUH must echo its sequence number and
+    /// account. An ACK to an encrypted message must itself be encrypted (a plain ACK could be
+    /// forged without the key). A NAK names no message and always applies to the one in flight.
+    /// A receiver number or line prefix that differs from the message's is tolerated (receivers
+    /// in the field differ) and reported by ``oddities(with:)`` for the log.
     public func answers(_ sent: DC09Message) -> Bool {
-        switch self {
-        case .nak:
-            return true
-        case .ack(let response):
-            return Self.echoes(response, sent) && response.isEncrypted == sent.isEncrypted
-        case .duh(let response):
-            return Self.echoes(response, sent)
-        }
+        mismatch(with: sent) == nil
     }
 
     /// Why this response does not answer `sent`, for logs; nil when it does.
@@ -55,10 +49,6 @@ public enum DC09Response: Sendable, Hashable, CustomStringConvertible {
         }
         var reasons: [String] = []
         if response.sequence != sent.sequence { reasons.append("sequence \(response.sequence) (sent \(sent.sequence))") }
-        if response.receiver != sent.receiver {
-            reasons.append("receiver \(response.receiver?.text ?? "none") (sent \(sent.receiver?.text ?? "none"))")
-        }
-        if response.prefix != sent.prefix { reasons.append("prefix \(response.prefix) (sent \(sent.prefix))") }
         if response.account != sent.account {
             reasons.append("account \(response.account?.text ?? "none") (sent \(sent.account?.text ?? "none"))")
         }
@@ -68,9 +58,24 @@ public enum DC09Response: Sendable, Hashable, CustomStringConvertible {
         return reasons.isEmpty ? nil : reasons.joined(separator: ", ")
     }
 
-    private static func echoes(_ response: DC09Message, _ sent: DC09Message) -> Bool {
-        response.sequence == sent.sequence && response.receiver == sent.receiver && response.prefix == sent.prefix
-            && response.account == sent.account
+    /// How a matching response departs from the message it answers without failing to answer
+    /// it (a receiver field that is not canonical or differs, another line prefix); nil when it
+    /// echoes the message exactly. A transmitter is strict in what it sends and tolerant in what
+    /// it reads: these are logged, not refused.
+    public func oddities(with sent: DC09Message) -> String? {
+        let response: DC09Message
+        switch self {
+        case .nak: return nil
+        case .ack(let r), .duh(let r): response = r
+        }
+        var notes: [String] = []
+        if let odd = response.nonCanonicalReceiver {
+            notes.append("receiver field '\(odd)' is not R<hex> (sent \(sent.receiver.map { "R" + $0.text } ?? "no R field"))")
+        } else if response.receiver != sent.receiver {
+            notes.append("receiver \(response.receiver?.text ?? "none") (sent \(sent.receiver?.text ?? "none"))")
+        }
+        if response.prefix != sent.prefix { notes.append("prefix \(response.prefix) (sent \(sent.prefix))") }
+        return notes.isEmpty ? nil : notes.joined(separator: ", ")
     }
 
     public var description: String {

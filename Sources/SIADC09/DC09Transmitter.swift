@@ -107,6 +107,9 @@ public struct DC09Transmitter: Sendable {
         case clockCorrected(offsetSeconds: Int)
         /// A frame arrived that does not answer the message in flight; it was not counted.
         case ignoredResponse(reason: String)
+        /// A response that answers the message in flight but departs from the standard (a
+        /// non-canonical receiver field, another line prefix): counted as the answer; log it.
+        case toleratedResponse(note: String)
         /// The sequence number could not be saved; sending goes on.
         case sequenceStoreFailed(DC09Error)
     }
@@ -196,6 +199,9 @@ public struct DC09Transmitter: Sendable {
             return [.ignoredResponse(reason: "\(response) does not answer \(current.message): \(mismatch)")]
         }
         var actions: [Action] = []
+        if let oddity = response.oddities(with: current.message) {
+            actions.append(.toleratedResponse(note: "\(response) answers \(current.message) although its \(oddity)"))
+        }
         switch current.phase {
         case .awaitingResponse(let timer), .waitingToRetry(let timer):
             actions.append(.cancel(timer))

@@ -31,12 +31,53 @@ struct ResponseTests {
         #expect(!response.answers(try sent(sequence: 1666)))
         #expect(response.mismatch(with: try sent(sequence: 1666))?.contains("sequence 1665") == true)
         #expect(!response.answers(try sent(account: "0001")))
-        #expect(!response.answers(try sent(receiver: "1")))
-        var otherPrefix = try sent()
-        otherPrefix.prefix = try DC09LinePrefix("2")
-        #expect(!response.answers(otherPrefix))
         // A plain ACK must not count for an encrypted message.
         #expect(!response.answers(try sent(encrypted: true)))
+    }
+
+    /// A receiver field or line prefix that differs is tolerated (sequence and account match)
+    /// and reported for the log.
+    @Test func anotherReceiverOrPrefixStillAnswersAndIsNoted() throws {
+        let response = try DC09Response.parse(ascii(#"5BAD0012"ACK"1665L0#0000[]"#), key: nil)
+        #expect(response.oddities(with: try sent()) == nil)
+        #expect(response.answers(try sent(receiver: "1")))
+        #expect(response.oddities(with: try sent(receiver: "1")) == "receiver none (sent 1)")
+        var otherPrefix = try sent()
+        otherPrefix.prefix = try DC09LinePrefix("2")
+        #expect(response.answers(otherPrefix))
+        #expect(response.oddities(with: otherPrefix) == "prefix 0 (sent 2)")
+    }
+
+    /// A framed body with its CRC and length, as a receiver would send it.
+    func framed(_ body: String) -> [UInt8] {
+        let bytes = Array(body.utf8)
+        let crc = String(decoding: DC09CRC.hexDigits(DC09CRC.compute(bytes[...])), as: UTF8.self)
+        return [0x0A] + Array((crc + "0" + String(format: "%03X", bytes.count)).utf8) + bytes + [0x0D]
+    }
+
+    /// An open-source receiver answers a message without an `R` field with Python's `None` in its
+    /// place: read past it, count the ACK, note the oddity.
+    @Test func anACKWithANonCanonicalReceiverFieldAnswersItsMessage() throws {
+        let response = try DC09Response.parse(framed(#""ACK"0001NoneL0#AAA[]"#), key: nil)
+        guard case .ack(let message) = response else {
+            Issue.record("expected ACK, got \(response)")
+            return
+        }
+        #expect(message.nonCanonicalReceiver == "None")
+        #expect(message.receiver == nil)
+        #expect(message.account?.text == "AAA")
+        let sentMessage = try sent(sequence: 1, account: "AAA")
+        #expect(response.answers(sentMessage))
+        #expect(response.oddities(with: sentMessage) == "receiver field 'None' is not R<hex> (sent no R field)")
+        #expect(!response.answers(try sent(sequence: 2, account: "AAA")), "the sequence must still match")
+        #expect(!response.answers(try sent(sequence: 1, account: "AAB")), "the account must still match")
+    }
+
+    @Test func readingPastAReceiverFieldHasLimits() throws {
+        // No 'L' prefix at all, a field longer than 16 bytes, or brackets before the 'L': still refused.
+        for body in [#""ACK"0001None#AAA[]"#, #""ACK"0001ABCDEFGHIJKLMNOPQRL0#AAA[]"#, #""ACK"0001[x]L0#AAA[]"#] {
+            #expect(throws: DC09Error.self, "\(body)") { try DC09Response.parse(framed(body), key: nil) }
+        }
     }
 
     @Test func nakCarriesTheReceiverTime() throws {

@@ -20,6 +20,7 @@ extension Array where Element == DC09Transmitter.Action {
     }
     var refused: [String] { compactMap { if case .refused(let i, _, _) = $0 { i } else { nil } } }
     var ignored: [String] { compactMap { if case .ignoredResponse(let r) = $0 { r } else { nil } } }
+    var tolerated: [String] { compactMap { if case .toleratedResponse(let n) = $0 { n } else { nil } } }
 }
 
 struct TransmitterTests {
@@ -85,12 +86,23 @@ struct TransmitterTests {
         wrongAccount.account = try DC09Account("4321")
         let second = tx.received(try answer(.ack, to: wrongAccount, at: t0), now: t0)
         #expect(second.delivered.isEmpty && second.ignored.count == 1)
-        var noReceiver = message
-        noReceiver.receiver = nil
-        #expect(tx.received(try answer(.ack, to: noReceiver, at: t0), now: t0).delivered.isEmpty)
         #expect(tx.received(ascii("garbage\r"), now: t0).ignored.count == 1)
         // The right one still counts.
         #expect(tx.received(try answer(.ack, to: message, at: t0), now: t0).delivered.map(\.id) == ["e1"])
+    }
+
+    /// Strict in what it sends, tolerant in what it reads: an ACK whose sequence and account
+    /// match counts although its receiver field differs, and the oddity is reported for the log.
+    @Test func ackWithAnotherReceiverFieldCountsAndIsNoted() throws {
+        var tx = try transmitter(try configuration())
+        let message = try #require(tx.submit(try panic(), id: "e1", now: t0).writes.first?.message)
+        var noReceiver = message
+        noReceiver.receiver = nil
+        let actions = tx.received(try answer(.ack, to: noReceiver, at: t0), now: t0)
+        #expect(actions.delivered.map(\.id) == ["e1"])
+        #expect(actions.tolerated.count == 1)
+        #expect(actions.tolerated.first?.contains("receiver none (sent 5)") == true, "\(actions.tolerated)")
+        #expect(actions.ignored.isEmpty)
     }
 
     @Test func duhRefusesAndIsNotRepeated() throws {
