@@ -149,8 +149,10 @@ public enum StationAgent {
     /// forwarder's last pass sees every event they stored.
     public static func makeServices<C: Clock>(
         settings: AgentSettings, store: EventStore, http: HTTPClient, ports: any SerialPortProvider,
-        lines: any ModemLineProvider, clock: C, logger: Logger, announce: Bool = true, drain: DrainSwitch = DrainSwitch()
+        lines: any ModemLineProvider, clock: C, logger: Logger, announce: Bool = true, drain: DrainSwitch = DrainSwitch(),
+        intake: EventIntake? = nil
     ) async throws -> [any Service] where C.Duration == Duration {
+        let intake = intake ?? EventIntake(store: store, logger: logger)
         if announce {
             _ = try await store.append(
                 NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
@@ -159,7 +161,7 @@ public enum StationAgent {
             named: Set(
                 settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)
                     + settings.osdpBuses.flatMap { [$0.name] + $0.readers.map(\.name) }))
-        let coordinator = AlarmCoordinator(store: store, logger: logger)
+        let coordinator = AlarmCoordinator(store: store, intake: intake, logger: logger)
         try await coordinator.restore()
 
         let endpoint = PlatformEndpoint(
@@ -168,6 +170,8 @@ public enum StationAgent {
         let client = PlatformClient(
             http: http, endpoint: endpoint, logger: logger, signer: settings.security.signingKey.map { RequestSigner(key: $0) })
         var services: [any Service] = [
+            // First, so it stops last: after the devices, with a last try at what they left held.
+            IntakeRetryService(intake: intake, clock: clock, logger: logger),
             HTTPClientOwner(client: http),
             ForwarderService(
                 store: store, sender: client,
@@ -192,22 +196,22 @@ public enum StationAgent {
         for reader in settings.readers {
             services.append(
                 CardReaderService(
-                    device: reader, store: store, ports: ports, cardIDs: settings.security.cardIDs, clock: clock, logger: logger))
+                    device: reader, intake: intake, ports: ports, cardIDs: settings.security.cardIDs, clock: clock, logger: logger))
         }
         for box in settings.alarmBoxes {
             services.append(
-                AlarmBoxService(box: box, store: store, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
+                AlarmBoxService(box: box, intake: intake, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
         }
         for bus in settings.osdpBuses {
             services.append(
                 OSDPBusService(
-                    bus: bus, store: store, coordinator: coordinator, ports: ports, cardIDs: settings.security.cardIDs, clock: clock,
+                    bus: bus, intake: intake, coordinator: coordinator, ports: ports, cardIDs: settings.security.cardIDs, clock: clock,
                     logger: logger))
         }
         for button in settings.alarmButtons {
             services.append(
                 AlarmButtonService(
-                    button: button, store: store, coordinator: coordinator, lines: lines, clock: clock, logger: logger))
+                    button: button, intake: intake, coordinator: coordinator, lines: lines, clock: clock, logger: logger))
         }
         return services
     }

@@ -53,7 +53,7 @@ final class FakeModemLines: ModemLineSource, ModemLineProvider {
         let lines = FakeModemLines()
         let clock = TestClock()
         let service = AlarmButtonService(
-            button: button, store: store, coordinator: coordinator, lines: lines, clock: clock, logger: Logger(label: "test"))
+            button: button, intake: EventIntake(store: store, logger: Logger(label: "test")), coordinator: coordinator, lines: lines, clock: clock, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
             #expect(await eventually {

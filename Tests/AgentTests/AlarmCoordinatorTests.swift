@@ -20,7 +20,7 @@ import Testing
         var shown = await coordinator.indications(for: "button-1").makeAsyncIterator()
         #expect(await shown.next() == .idle)
 
-        let alarm = try await coordinator.raise(device: "button-1", purpose: "one-key-alarm", detail: nil)
+        let alarm = try #require(await coordinator.raise(device: "button-1", purpose: "one-key-alarm", detail: nil))
         #expect(alarm.kind == .alarm && alarm.lane == .alarm)
         #expect(await shown.next() == .stored)
         await coordinator.sending([alarm])
@@ -45,7 +45,7 @@ import Testing
     @Test func stagesNeverGoBackwards() async throws {
         let store = try EventStore.inMemory()
         let coordinator = AlarmCoordinator(store: store, logger: logger)
-        let alarm = try await coordinator.raise(device: "box-1", purpose: "one-key-alarm", detail: nil)
+        let alarm = try #require(await coordinator.raise(device: "box-1", purpose: "one-key-alarm", detail: nil))
         try await coordinator.apply(command(1, .alarmAcknowledged, alarm.id))
         await coordinator.sending([alarm])  // a resend after the operator already took it
         #expect(await coordinator.indication(for: "box-1") == .acknowledged)
@@ -59,7 +59,7 @@ import Testing
         do {
             let store = try EventStore.open(directory: directory)
             let coordinator = AlarmCoordinator(store: store, logger: logger)
-            let alarm = try await coordinator.raise(device: "box-1", purpose: "one-key-alarm", detail: nil)
+            let alarm = try #require(await coordinator.raise(device: "box-1", purpose: "one-key-alarm", detail: nil))
             try await coordinator.apply(command(1, .alarmAcknowledged, alarm.id))
             alarmID = alarm.id
         }
@@ -82,9 +82,9 @@ import Testing
     @Test func aKeySwitchResetsEveryAlarmOfThatDeviceOnly() async throws {
         let store = try EventStore.inMemory()
         let coordinator = AlarmCoordinator(store: store, logger: logger)
-        let first = try await coordinator.raise(device: "box-1", purpose: "p", detail: nil)
-        let second = try await coordinator.raise(device: "box-1", purpose: "p", detail: nil)
-        let other = try await coordinator.raise(device: "box-2", purpose: "p", detail: nil)
+        let first = try #require(await coordinator.raise(device: "box-1", purpose: "p", detail: nil))
+        let second = try #require(await coordinator.raise(device: "box-1", purpose: "p", detail: nil))
+        let other = try #require(await coordinator.raise(device: "box-2", purpose: "p", detail: nil))
         let resets = try await coordinator.resetAtDevice("box-1")
         #expect(Set(resets.compactMap(\.event.related)) == [first.id, second.id])
         #expect(await coordinator.latchedAlarms().map(\.eventID) == [other.id])
@@ -103,7 +103,7 @@ import Testing
     @Test func retentionNeverPrunesAlarms() async throws {
         let store = try EventStore.inMemory()
         let coordinator = AlarmCoordinator(store: store, logger: logger)
-        let alarm = try await coordinator.raise(device: "box-1", purpose: "p", detail: nil)
+        let alarm = try #require(await coordinator.raise(device: "box-1", purpose: "p", detail: nil))
         let tap = try await store.append(tap("0102030405"))
         let old = Date().addingTimeInterval(-86_400 * 30)
         try await store.markDelivered([DeliveryOutcome(seq: alarm.seq, status: .accepted), DeliveryOutcome(seq: tap.seq, status: .accepted)], at: old)
@@ -119,9 +119,9 @@ import Testing
         let coordinator = AlarmCoordinator(store: store, logger: logger)
         let marker = TestAlarmMarker(stateDirectory: directory)
         try marker.arm(for: .seconds(60))
-        let test = try await coordinator.raise(device: "box-1", purpose: "p", detail: "pressed")
+        let test = try #require(await coordinator.raise(device: "box-1", purpose: "p", detail: "pressed"))
         marker.disarm()
-        let real = try await coordinator.raise(device: "box-1", purpose: "p", detail: "pressed")
+        let real = try #require(await coordinator.raise(device: "box-1", purpose: "p", detail: "pressed"))
         #expect(test.event.detail?.hasPrefix("TEST") == true)
         #expect(real.event.detail == "pressed")
     }

@@ -52,7 +52,7 @@ final class ScriptedPorts: SerialPortProvider {
         let afterReplug = FakeSerialPort(name: "/dev/fake", chunks: [try frame("0F00000001")])
         let ports = ScriptedPorts([first, afterReplug])
         let clock = TestClock()
-        let service = CardReaderService(device: device, store: store, ports: ports, cardIDs: .raw, clock: clock, logger: Logger(label: "test"))
+        let service = CardReaderService(device: device, intake: EventIntake(store: store, logger: Logger(label: "test")), ports: ports, cardIDs: .raw, clock: clock, logger: Logger(label: "test"))
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
@@ -75,7 +75,7 @@ final class ScriptedPorts: SerialPortProvider {
         let store = try EventStore.inMemory()
         let ports = ScriptedPorts([])
         let clock = TestClock()
-        let service = CardReaderService(device: device, store: store, ports: ports, cardIDs: .raw, clock: clock, logger: Logger(label: "test"))
+        let service = CardReaderService(device: device, intake: EventIntake(store: store, logger: Logger(label: "test")), ports: ports, cardIDs: .raw, clock: clock, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
             #expect(await eventually { ports.openCount == 1 })

@@ -64,7 +64,7 @@ struct CardPseudonymTests {
             dedupWindow: .seconds(2), reopen: RetryPolicy(initial: .seconds(1), maximum: .seconds(1), jitter: 0))
         let logs = RecordingLogs()
         let service = CardReaderService(
-            device: device, store: store, ports: ScriptedPorts([port]), cardIDs: .pseudonym(CardPseudonymizer(key: districtKey)),
+            device: device, intake: EventIntake(store: store, logger: Logger(label: "test")), ports: ScriptedPorts([port]), cardIDs: .pseudonym(CardPseudonymizer(key: districtKey)),
             clock: TestClock(), logger: logs.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }

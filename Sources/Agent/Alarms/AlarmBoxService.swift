@@ -35,18 +35,18 @@ public struct AlarmBoxConfiguration: Sendable, Hashable {
 /// LED and buzzer, and supervises the box: silence for `supervision` is a `device_fault`.
 public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
     let box: AlarmBoxConfiguration
-    let store: EventStore
+    let intake: EventIntake
     let coordinator: AlarmCoordinator
     let ports: any SerialPortProvider
     let clock: C
     let logger: Logger
 
     public init(
-        box: AlarmBoxConfiguration, store: EventStore, coordinator: AlarmCoordinator, ports: any SerialPortProvider, clock: C,
+        box: AlarmBoxConfiguration, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider, clock: C,
         logger: Logger
     ) {
         self.box = box
-        self.store = store
+        self.intake = intake
         self.coordinator = coordinator
         self.ports = ports
         self.clock = clock
@@ -69,7 +69,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func superviseForever() async throws {
-        var health = DeviceHealth(name: box.name, purpose: box.purpose, store: store, coordinator: coordinator, logger: logger)
+        var health = DeviceHealth(name: box.name, purpose: box.purpose, intake: intake, coordinator: coordinator, logger: logger)
         var failures = 0
         while !Task.isCancelled {
             let port: any SerialPort
@@ -77,14 +77,14 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                 port = try ports.open(box.port, settings: AlarmBoxConfiguration.settings)
             } catch {
                 failures += 1
-                try await health.offline("cannot open \(box.port): \(error)")
+                await health.offline("cannot open \(box.port): \(error)")
                 try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
             failures = 0
             logger.info("alarm box line open", metadata: ["port": "\(port.name)"])
             let reason = try await serve(port, health: &health)
-            try await health.offline(reason)
+            await health.offline(reason)
             failures = 1
             try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
         }
@@ -140,10 +140,10 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                 // and counting its answers would flap between fault and online.
                 if outputs.contains(where: { if case .event = $0 { true } else { false } }) {
                     lastFrame = clock.now
-                    try await health.online("frames from \(port.name)")
+                    await health.online("frames from \(port.name)")
                 }
                 if lastFrame.duration(to: clock.now) > box.supervision {
-                    try await health.offline("no heartbeat or event from the alarm box for \(box.supervision)", kind: .deviceFault)
+                    await health.offline("no heartbeat or event from the alarm box for \(box.supervision)", kind: .deviceFault)
                 }
                 if shown != wanted {
                     if wanted == .idle, let previous = shown, previous != .idle, previous != .fault {
@@ -186,7 +186,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
     /// the line opens (later heartbeats may still show a latch the agent just reset).
     private func recoverLatch(_ status: AlarmBoxStatus) async throws {
         guard status.latched, await coordinator.latchedAlarms().allSatisfy({ $0.device != box.name }) else { return }
-        _ = try await coordinator.raise(
+        await coordinator.raise(
             device: box.name, purpose: box.purpose,
             detail: "the alarm box reports a latched alarm the agent had not stored (recovered from its heartbeat)")
     }
@@ -198,14 +198,14 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
         let detail: String
         switch event {
         case .pressed:
-            _ = try await coordinator.raise(device: box.name, purpose: box.purpose, detail: "alarm box button pressed")
+            await coordinator.raise(device: box.name, purpose: box.purpose, detail: "alarm box button pressed")
             return
         case .released:
             return
         case .heartbeat:
             return
         case .keySwitchReset:
-            try await coordinator.resetAtDevice(box.name)
+            await coordinator.resetAtDevice(box.name)
             return
         case .tamperOpened: (kind, detail) = (.tamper, "enclosure opened")
         case .tamperClosed: (kind, detail) = (.tamper, "enclosure closed")
@@ -214,7 +214,8 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
         case .powerLost: (kind, detail) = (.powerLoss, "mains power lost, on battery")
         case .powerRestored: (kind, detail) = (.powerRestored, "mains power back")
         }
-        let stored = try await store.append(NewEvent(kind: kind, device: box.name, purpose: box.purpose, detail: detail))
-        logger.notice("alarm box reports \(kind.rawValue)", metadata: ["detail": "\(detail)", "event.seq": "\(stored.seq)"])
+        let stored = await intake.append(NewEvent(kind: kind, device: box.name, purpose: box.purpose, detail: detail))
+        logger.notice(
+            "alarm box reports \(kind.rawValue)", metadata: ["detail": "\(detail)", "event.seq": "\(stored.map { "\($0.seq)" } ?? "held")"])
     }
 }

@@ -58,18 +58,18 @@ public struct LiveModemLineProvider: ModemLineProvider {
 /// reported offline and reopened with backoff.
 public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration {
     let button: AlarmButtonConfiguration
-    let store: EventStore
+    let intake: EventIntake
     let coordinator: AlarmCoordinator
     let lines: any ModemLineProvider
     let clock: C
     let logger: Logger
 
     public init(
-        button: AlarmButtonConfiguration, store: EventStore, coordinator: AlarmCoordinator, lines: any ModemLineProvider, clock: C,
+        button: AlarmButtonConfiguration, intake: EventIntake, coordinator: AlarmCoordinator, lines: any ModemLineProvider, clock: C,
         logger: Logger
     ) {
         self.button = button
-        self.store = store
+        self.intake = intake
         self.coordinator = coordinator
         self.lines = lines
         self.clock = clock
@@ -83,7 +83,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
     }
 
     private func watchForever() async throws {
-        var health = DeviceHealth(name: button.name, purpose: button.purpose, store: store, coordinator: coordinator, logger: logger)
+        var health = DeviceHealth(name: button.name, purpose: button.purpose, intake: intake, coordinator: coordinator, logger: logger)
         var failures = 0
         let origin = clock.now
         while !Task.isCancelled {
@@ -93,7 +93,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                 try source.setOutput(button.drive, high: true)
             } catch {
                 failures += 1
-                try await health.offline("cannot open \(button.path): \(error)")
+                await health.offline("cannot open \(button.path): \(error)")
                 try await clock.sleep(for: button.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
@@ -101,7 +101,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
             // Let the contact's supply settle before the first sample, or a normally-closed loop
             // reads as pressed for a moment.
             try await clock.sleep(for: .milliseconds(100))
-            try await health.online("watching \(button.input.rawValue.uppercased()) on \(source.name)")
+            await health.online("watching \(button.input.rawValue.uppercased()) on \(source.name)")
             var detector = DryContactDetector(
                 debounce: button.debounce, minimumPress: button.minimumPress, activeWhenClosed: !button.normallyClosed)
             do {
@@ -114,7 +114,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                 }
             } catch let error as SerialError {
                 source.close()
-                try await health.offline("lost \(source.name): \(error)")
+                await health.offline("lost \(source.name): \(error)")
                 failures = 1
                 try await clock.sleep(for: button.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
@@ -126,7 +126,7 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
     private func handle(_ event: DryContactEvent) async throws {
         switch event {
         case .pressed:
-            _ = try await coordinator.raise(device: button.name, purpose: button.purpose, detail: "alarm button pressed")
+            await coordinator.raise(device: button.name, purpose: button.purpose, detail: "alarm button pressed")
         case .released:
             logger.info("alarm button released (the alarm stays latched until reset)")
         case .ignored(let shortPress):

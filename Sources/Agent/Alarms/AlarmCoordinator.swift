@@ -24,15 +24,24 @@ public protocol DeliveryObserver: Sendable {
 /// device, or a reset command from the platform; each reset is itself an `alarm_reset` event.
 public actor AlarmCoordinator: DeliveryObserver {
     private let store: EventStore
+    private let intake: EventIntake
     private let logger: Logger
     private let testMarker: TestAlarmMarker?
     private var latched: [String: LatchedAlarm] = [:]
     private var faulted: Set<String> = []
+    /// Presses the store has not taken yet (held by the intake), by device: the device shows
+    /// `fault` for them, truthfully "not yet stored", until they are stored and latched.
+    private var unstored: [UUID: String] = [:]
+    /// Presses stored before ``raise(device:purpose:detail:)`` learnt whether it was held.
+    private var storedTokens: Set<UUID> = []
     private let hub = IndicationHub()
     private let alarms = Counter(label: "station_alarms_total")
 
-    public init(store: EventStore, logger: Logger) {
+    /// - Parameter intake: the devices' path to the store (one per process); a store-only
+    ///   coordinator (tests) gets one of its own.
+    public init(store: EventStore, intake: EventIntake? = nil, logger: Logger) {
         self.store = store
+        self.intake = intake ?? EventIntake(store: store, logger: logger)
         self.logger = logger
         self.testMarker = store.directory.map(TestAlarmMarker.init(stateDirectory:))
     }
@@ -51,28 +60,63 @@ public actor AlarmCoordinator: DeliveryObserver {
     }
 
     /// A press: stores the alarm durably and latches it, then shows `stored` at the device.
-    public func raise(device: String, purpose: String?, detail: String?) async throws -> StoredEvent {
+    /// When the store refuses the write (a full disk), the alarm is held in memory by the intake
+    /// and retried first of all; the device shows `fault` ("not yet stored") until it is stored
+    /// and latched. Returns the stored alarm, or nil while it is held. The event keeps the time
+    /// of the press whenever it is stored.
+    @discardableResult
+    public func raise(device: String, purpose: String?, detail: String?) async -> StoredEvent? {
         var detail = detail
         if testMarker?.isArmed == true {
             detail = "TEST (station-agent test-alarm): " + (detail ?? "")
         }
-        let stored = try await store.raiseAlarm(NewEvent(kind: .alarm, device: device, purpose: purpose, detail: detail))
-        latched[stored.id] = LatchedAlarm(eventID: stored.id, seq: stored.seq, device: device, stage: .stored, latchedAt: stored.storedAt)
-        alarms.increment()
-        logger.critical("ALARM stored", metadata: ["device": "\(device)", "event.id": "\(stored.id)", "event.seq": "\(stored.seq)"])
-        publish(device)
-        return stored
+        let event = NewEvent(kind: .alarm, device: device, purpose: purpose, detail: detail)
+        let token = UUID()
+        let result = StoredBox()
+        let storedNow = await intake.submit(
+            EventIntake.Write(what: "alarm from \(device)", alarmLane: true) { [self] store in
+                let stored = try await store.raiseAlarm(event)
+                result.set(stored)
+                await self.latch(stored, token: token)
+            })
+        if storedNow { return result.value }
+        if storedTokens.remove(token) == nil {
+            unstored[token] = device
+            logger.critical(
+                "ALARM pressed but not yet stored: held in memory and retried first",
+                metadata: ["device": "\(device)", "held": "\(intake.heldCount)"])
+            publish(device)
+        }
+        return nil
     }
 
-    /// A reset at the device (key switch): resets every alarm latched on it.
+    /// A held or fresh alarm is durable: latch it and show `stored`.
+    private func latch(_ stored: StoredEvent, token: UUID) {
+        if unstored.removeValue(forKey: token) == nil { storedTokens.insert(token) }
+        latched[stored.id] = LatchedAlarm(
+            eventID: stored.id, seq: stored.seq, device: stored.event.device, stage: .stored, latchedAt: stored.storedAt)
+        alarms.increment()
+        logger.critical(
+            "ALARM stored", metadata: ["device": "\(stored.event.device)", "event.id": "\(stored.id)", "event.seq": "\(stored.seq)"])
+        publish(stored.event.device)
+    }
+
+    /// A reset at the device (key switch): resets every alarm latched on it. The latches go at
+    /// once; each `alarm_reset` event goes through the intake (held and retried when the store
+    /// refuses it). Returns the resets stored now.
     @discardableResult
-    public func resetAtDevice(_ device: String) async throws -> [StoredEvent] {
+    public func resetAtDevice(_ device: String) async -> [StoredEvent] {
         var resets: [StoredEvent] = []
         for latch in latched.values.filter({ $0.device == device }).sorted(by: { $0.seq < $1.seq }) {
-            if let reset = try await store.resetAlarm(latch.eventID, device: device, detail: "reset at the device") {
-                resets.append(reset)
-            }
             latched[latch.eventID] = nil
+            let result = StoredBox()
+            let storedNow = await intake.submit(
+                EventIntake.Write(what: "alarm reset from \(device)", alarmLane: true) { store in
+                    if let reset = try await store.resetAlarm(latch.eventID, device: device, detail: "reset at the device") {
+                        result.set(reset)
+                    }
+                })
+            if storedNow, let reset = result.value { resets.append(reset) }
         }
         if !resets.isEmpty {
             logger.notice("alarm reset at the device", metadata: ["device": "\(device)", "alarms": "\(resets.count)"])
@@ -127,6 +171,7 @@ public actor AlarmCoordinator: DeliveryObserver {
 
     /// What `device` shows: the newest latched alarm's stage, else `fault` or `idle`.
     public func indication(for device: String) -> AlarmIndication {
+        if unstored.values.contains(device) { return .fault }
         guard let newest = latched.values.filter({ $0.device == device }).max(by: { $0.seq < $1.seq }) else {
             return faulted.contains(device) ? .fault : .idle
         }

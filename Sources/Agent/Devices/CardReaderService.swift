@@ -44,7 +44,7 @@ public struct CardReaderDevice: Sendable, Hashable {
 /// the only thing this service awaits per tap is the local commit, never the network.
 public struct CardReaderService<C: Clock>: Service where C.Duration == Duration {
     let device: CardReaderDevice
-    let store: EventStore
+    let intake: EventIntake
     let ports: any SerialPortProvider
     let clock: C
     let logger: Logger
@@ -52,11 +52,11 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
     let cardIDs: CardIDPolicy
 
     public init(
-        device: CardReaderDevice, store: EventStore, ports: any SerialPortProvider, cardIDs: CardIDPolicy, clock: C, logger: Logger
+        device: CardReaderDevice, intake: EventIntake, ports: any SerialPortProvider, cardIDs: CardIDPolicy, clock: C, logger: Logger
     ) {
         self.cardIDs = cardIDs
         self.device = device
-        self.store = store
+        self.intake = intake
         self.ports = ports
         self.clock = clock
         var logger = logger
@@ -69,7 +69,7 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
     }
 
     private func readForever() async throws {
-        var health = DeviceHealth(name: device.name, purpose: device.purpose, store: store, logger: logger)
+        var health = DeviceHealth(name: device.name, purpose: device.purpose, intake: intake, logger: logger)
         var failures = 0
         var deduplicator = TapDeduplicator(window: device.dedupWindow)
         let origin = clock.now
@@ -86,14 +86,14 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
                     logger.warning("cannot open the reader; retrying", metadata: ["error": "\(error)"])
                     online.record(0)
                 }
-                try await health.offline("cannot open \(device.port): \(error)")
+                await health.offline("cannot open \(device.port): \(error)")
                 try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
 
             failures = 0
             logger.info("reader open", metadata: ["port": "\(port.name)", "settings": "\(device.settings)"])
-            try await health.online("open on \(port.name)")
+            await health.online("open on \(port.name)")
             online.record(1)
 
             var decoder = device.profile.makeDecoder()
@@ -108,7 +108,7 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
                     for card in cards {
                         let now = clock.now
                         guard deduplicator.admit(card.uid, at: origin.duration(to: now)) else { continue }
-                        let stored = try await storeTap(card)
+                        guard let stored = await storeTap(card) else { continue }
                         taps.increment()
                         logger.info(
                             "card tap stored",
@@ -126,31 +126,21 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
             } catch {
                 logger.warning("reader failed; reopening", metadata: ["error": "\(error)"])
             }
-            try await health.offline("lost \(port.name)")
+            await health.offline("lost \(port.name)")
             online.record(0)
             failures = 1
             try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
         }
     }
 
-    /// Stores a tap, retrying while the store refuses (a full disk, say): the card stays in
-    /// memory until it is durable, and the reader waits rather than dropping it.
-    private func storeTap(_ card: DecodedCard) async throws -> StoredEvent {
-        let event = NewEvent(
-            kind: .cardTap, device: device.name, purpose: device.purpose,
-            card: cardIDs.apply(CardRead(uid: card.uid, format: card.format.rawValue)))
-        var attempt = 0
-        while true {
-            do {
-                return try await store.append(event)
-            } catch {
-                attempt += 1
-                logger.error(
-                    "cannot store a card tap; holding it and retrying",
-                    metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try await clock.sleep(for: .milliseconds(min(5000, 100 * attempt)))
-            }
-        }
+    /// Stores a tap through the intake: the stored event, or nil while the store refuses
+    /// writes (a full disk, say) and the tap is held in memory and retried (``EventIntake``);
+    /// the reader goes on reading meanwhile.
+    private func storeTap(_ card: DecodedCard) async -> StoredEvent? {
+        await intake.append(
+            NewEvent(
+                kind: .cardTap, device: device.name, purpose: device.purpose,
+                card: cardIDs.apply(CardRead(uid: card.uid, format: card.format.rawValue))))
     }
 
     private func reportDecoderProblems(old: DecoderCounters, new: DecoderCounters) {

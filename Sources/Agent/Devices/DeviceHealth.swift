@@ -9,28 +9,29 @@ import Metrics
 struct DeviceHealth {
     let name: String
     let purpose: String?
-    let store: EventStore
+    let intake: EventIntake
     let coordinator: AlarmCoordinator?
     let logger: Logger
     private(set) var state: DeviceState = .unknown
 
-    init(name: String, purpose: String?, store: EventStore, coordinator: AlarmCoordinator? = nil, logger: Logger) {
+    init(name: String, purpose: String?, intake: EventIntake, coordinator: AlarmCoordinator? = nil, logger: Logger) {
         self.name = name
         self.purpose = purpose
-        self.store = store
+        self.intake = intake
         self.coordinator = coordinator
         self.logger = logger
     }
 
     /// The device answers: a `device_online` event if it was offline (not at the first open),
-    /// and its state for `station-agent status`.
-    mutating func online(_ detail: String) async throws {
+    /// and its state for `station-agent status`. A store that refuses the write never stops the
+    /// device: the event is held (``EventIntake``) and the state is written at the next change.
+    mutating func online(_ detail: String) async {
         guard state != .online else { return }
         if state == .offline {
-            _ = try await store.append(NewEvent(kind: .deviceOnline, device: name, purpose: purpose, detail: detail))
+            await intake.append(NewEvent(kind: .deviceOnline, device: name, purpose: purpose, detail: detail))
             logger.notice("device back", metadata: ["device": "\(name)", "detail": "\(detail)"])
         }
-        try await store.setDeviceState(name, state: .online, detail: detail)
+        await recordState(.online, detail: detail)
         await coordinator?.setFault(name, false)
         DeviceMetrics.online(name, reconnected: state == .offline)
         state = .online
@@ -38,13 +39,22 @@ struct DeviceHealth {
 
     /// The device is gone or silent: one `kind` event (`device_offline`, `device_fault`) until it
     /// is back.
-    mutating func offline(_ detail: String, kind: EventKind = .deviceOffline) async throws {
+    mutating func offline(_ detail: String, kind: EventKind = .deviceOffline) async {
         guard state != .offline else { return }
-        _ = try await store.append(NewEvent(kind: kind, device: name, purpose: purpose, detail: detail))
-        try await store.setDeviceState(name, state: .offline, detail: detail)
+        await intake.append(NewEvent(kind: kind, device: name, purpose: purpose, detail: detail))
+        await recordState(.offline, detail: detail)
         await coordinator?.setFault(name, true)
         DeviceMetrics.offline(name)
         logger.warning("device not available", metadata: ["device": "\(name)", "detail": "\(detail)", "event": "\(kind.rawValue)"])
         state = .offline
+    }
+
+    /// The state `status` shows; best effort (it is not an event, and the next change writes it).
+    private func recordState(_ state: DeviceState, detail: String) async {
+        do {
+            try await intake.store.setDeviceState(name, state: state, detail: detail)
+        } catch {
+            logger.warning("cannot record the device's state for `status`", metadata: ["device": "\(name)", "error": "\(error)"])
+        }
     }
 }

@@ -62,7 +62,7 @@ public struct OSDPBusConfiguration: Sendable {
 /// reader is shown on that reader's LED and buzzer.
 public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
     let bus: OSDPBusConfiguration
-    let store: EventStore
+    let intake: EventIntake
     let coordinator: AlarmCoordinator
     let ports: any SerialPortProvider
     let clock: C
@@ -71,12 +71,12 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
     let cardIDs: CardIDPolicy
 
     public init(
-        bus: OSDPBusConfiguration, store: EventStore, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
+        bus: OSDPBusConfiguration, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
         cardIDs: CardIDPolicy, clock: C, logger: Logger
     ) {
         self.cardIDs = cardIDs
         self.bus = bus
-        self.store = store
+        self.intake = intake
         self.coordinator = coordinator
         self.ports = ports
         self.clock = clock
@@ -91,9 +91,9 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
 
     private func runForever() async throws {
         var failures = 0
-        var busHealth = DeviceHealth(name: bus.name, purpose: nil, store: store, logger: logger)
+        var busHealth = DeviceHealth(name: bus.name, purpose: nil, intake: intake, logger: logger)
         var readerHealth = Dictionary(uniqueKeysWithValues: bus.readers.map {
-            ($0.name, DeviceHealth(name: $0.name, purpose: $0.purpose, store: store, logger: logger))
+            ($0.name, DeviceHealth(name: $0.name, purpose: $0.purpose, intake: intake, logger: logger))
         })
         var deduplicator = TapDeduplicator(window: .seconds(1))
         let origin = clock.now
@@ -103,12 +103,12 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 port = try ports.open(bus.port, settings: SerialSettings(baud: bus.baud))
             } catch {
                 failures += 1
-                try await busHealth.offline("cannot open \(bus.port): \(error)")
+                await busHealth.offline("cannot open \(bus.port): \(error)")
                 try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
             }
             failures = 0
-            try await busHealth.online("open on \(port.name)")
+            await busHealth.online("open on \(port.name)")
 
             let driver: OSDPDriver
             do {
@@ -131,7 +131,7 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 group.cancelAll()
             }
             // The line was lost: every reader restarts with discovery on the next panel.
-            try await busHealth.offline("lost \(port.name)")
+            await busHealth.offline("lost \(port.name)")
             failures = 1
             try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
         }
@@ -151,8 +151,14 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 read = CardRead(uid: card.raw.bitString, format: "osdp-raw-\(card.raw.bitCount)")
             }
             guard deduplicator.admit("\(reader.address)/\(read.uid)", at: now) else { return }
-            let stored = try await store.append(
-                NewEvent(kind: .cardTap, device: reader.name, purpose: reader.purpose, card: cardIDs.apply(read)))
+            guard
+                let stored = await intake.append(
+                    NewEvent(kind: .cardTap, device: reader.name, purpose: reader.purpose, card: cardIDs.apply(read)))
+            else {
+                // Held in memory, not yet durable: the reader must not say "accepted".
+                driver.feedback(.rejected, to: reader.address)
+                return
+            }
             driver.feedback(.accepted, to: reader.address)
             logger.info(
                 "card tap stored",
@@ -163,20 +169,20 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 return
             }
             if active {
-                _ = try await coordinator.raise(device: reader.name, purpose: reader.purpose, detail: "one-key alarm on OSDP input \(input)")
+                await coordinator.raise(device: reader.name, purpose: reader.purpose, detail: "one-key alarm on OSDP input \(input)")
             }
         case .tamperChanged(let tampered):
-            _ = try await store.append(
+            await intake.append(
                 NewEvent(kind: .tamper, device: reader.name, purpose: reader.purpose, detail: tampered ? "reader tamper" : "reader tamper cleared"))
         case .powerChanged(let failure):
-            _ = try await store.append(
+            await intake.append(
                 NewEvent(kind: failure ? .powerLoss : .powerRestored, device: reader.name, purpose: reader.purpose, detail: "reported by the reader"))
         case .offline(let silentFor):
-            try await readerHealth[reader.name]?.offline("no reply for \(silentFor)")
+            await readerHealth[reader.name]?.offline("no reply for \(silentFor)")
         case .online:
-            try await readerHealth[reader.name]?.online("answers on OSDP address \(reader.address)")
+            await readerHealth[reader.name]?.online("answers on OSDP address \(reader.address)")
         case .secureChannelFailed(let reason):
-            _ = try await store.append(
+            await intake.append(
                 NewEvent(kind: .deviceFault, device: reader.name, purpose: reader.purpose, detail: "secure channel: \(reason)"))
             logger.error("OSDP secure channel failed", metadata: ["reader": "\(reader.name)", "reason": "\(reason)"])
         case .keyInstalled:

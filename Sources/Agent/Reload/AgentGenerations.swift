@@ -27,6 +27,9 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     let initial: AgentSettings
     let initialHTTP: HTTPClient
     let store: EventStore
+    /// The devices' path to the store, for the whole process: writes held while the store
+    /// refused them outlive a reload.
+    let intake: EventIntake
     let ports: any SerialPortProvider
     let lines: any ModemLineProvider
     let clock: C
@@ -44,6 +47,7 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
         self.initial = settings
         self.initialHTTP = try StationAgent.makeHTTPClient(settings)
         self.store = store
+        self.intake = EventIntake(store: store, logger: logger)
         self.ports = LedgerPortProvider(inner: ports, ledger: ledger)
         self.lines = LedgerModemLineProvider(inner: lines, ledger: ledger)
         self.clock = clock
@@ -156,7 +160,7 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
         let drain = DrainSwitch()
         let services = try await StationAgent.makeServices(
             settings: settings, store: store, http: http, ports: ports, lines: lines, clock: clock, logger: logger, announce: announce,
-            drain: drain)
+            drain: drain, intake: intake)
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
