@@ -249,7 +249,8 @@ let package = Package(
         .testTarget(
             name: "PlatformEmulatorTests",
             dependencies: [
-                "PlatformEmulator", "PlatformAPI", "EventModel",
+                "PlatformEmulator", "PlatformAPI", "EventModel", "Uplink",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -167,8 +167,10 @@ public enum StationAgent {
         let endpoint = PlatformEndpoint(
             baseURL: settings.platformURL, station: WireStation(id: settings.stationID, location: settings.location),
             token: settings.token, timeout: settings.requestTimeout)
+        let platformClock = PlatformClock(bootID: store.bootID)
         let client = PlatformClient(
-            http: http, endpoint: endpoint, logger: logger, signer: settings.security.signingKey.map { RequestSigner(key: $0) })
+            http: http, endpoint: endpoint, logger: logger,
+            signer: settings.security.signingKey.map { RequestSigner(key: $0, now: { platformClock.now() }) }, clock: platformClock)
         var services: [any Service] = [
             // First, so it stops last: after the devices, with a last try at what they left held.
             IntakeRetryService(intake: intake, clock: clock, logger: logger),

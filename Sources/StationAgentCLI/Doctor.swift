@@ -452,8 +452,10 @@ enum DoctorChecks {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let started = ContinuousClock.now
         do {
+            let sentAt = Date()
             let response = try await client.execute(HTTPClientRequest(url: healthURL), timeout: .seconds(Int64(timeout.components.seconds)))
             _ = try? await response.body.collect(upTo: 64 << 10)
+            if let line = clockAgainstPlatform(response.headers, sentAt: sentAt, answeredAt: Date()) { lines.append(line) }
             let elapsed = ContinuousClock.now - started
             let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
             if (200..<300).contains(response.status.code) {
@@ -473,6 +475,24 @@ enum DoctorChecks {
         }
         try? await client.shutdown()
         return lines
+    }
+
+    /// This kiosk's clock against the platform's `Date` header: WARN when they differ by more
+    /// than ``ClockSkewEstimator/threshold`` (the agent then signs and stamps with the platform's
+    /// time, but the clock itself should be fixed by NTP). Nil without a readable header.
+    static func clockAgainstPlatform(_ headers: HTTPHeaders, sentAt: Date, answeredAt: Date) -> DoctorLine? {
+        var estimator = ClockSkewEstimator()
+        guard let value = headers.first(name: "Date"), let date = ClockSkewEstimator.parseHTTPDate(value) else { return nil }
+        _ = estimator.observe(platformDate: date, sentAt: sentAt, answeredAt: answeredAt)
+        guard estimator.offset != 0 else {
+            return DoctorLine(level: .ok, subject: "clock", message: "agrees with the platform's (its Date header) within \(Int(ClockSkewEstimator.threshold)) s")
+        }
+        let seconds = Int(estimator.offset.rounded())
+        return DoctorLine(
+            level: .warn, subject: "clock",
+            message: "the platform's clock is \(abs(seconds)) s \(seconds > 0 ? "ahead of" : "behind") this kiosk's (its Date header: \(value)); "
+                + "the agent signs requests and corrects unsynchronised event times with the platform's time",
+            action: "set the clock: check NTP (`timedatectl`, `systemctl status systemd-timesyncd`) and that the NTP server is reachable")
     }
 
     /// Connects with TLS and reports the server certificate's expiry. When verification fails,

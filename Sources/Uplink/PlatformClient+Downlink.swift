@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -13,7 +14,7 @@ extension PlatformClient {
         var request = HTTPClientRequest(url: url)
         authorize(&request)
         sign(&request, body: nil)
-        let (status, headers, body) = try await perform(request, url: url, timeout: .seconds(seconds) + endpoint.timeout)
+        let (status, headers, body, _) = try await perform(request, url: url, timeout: .seconds(seconds) + endpoint.timeout)
         try Self.check(status, headers: headers, body: body, method: "GET", url: url)
         do {
             return try JSONDecoder().decode(CommandPage.self, from: body)
@@ -37,7 +38,7 @@ extension PlatformClient {
         }
         sign(&request, body: buffer)
         request.body = .bytes(buffer)
-        let (status, headers, body) = try await perform(request, url: url, timeout: endpoint.timeout)
+        let (status, headers, body, _) = try await perform(request, url: url, timeout: endpoint.timeout)
         guard status == .noContent || status == .ok else {
             try Self.check(status, headers: headers, body: body, method: "POST", url: url)
             return
@@ -51,12 +52,21 @@ extension PlatformClient {
         }
     }
 
+    /// Sends `request` and collects the answer; the last value says whether the answer's `Date`
+    /// corrected the platform clock (its offset changed).
     func perform(_ request: HTTPClientRequest, url: String, timeout: Duration) async throws(UplinkError) -> (
-        HTTPResponseStatus, HTTPHeaders, ByteBuffer
+        HTTPResponseStatus, HTTPHeaders, ByteBuffer, Bool
     ) {
         do {
+            let sentAt = clock.localTime()
             let response = try await http.execute(request, timeout: timeout.timeAmount)
-            return (response.status, response.headers, try await response.body.collect(upTo: 16 << 20))
+            let correction = clock.observe(response.headers, sentAt: sentAt, answeredAt: clock.localTime())
+            if case .corrected(let from, let to) = correction {
+                logger.notice(
+                    "the platform's clock differs from this kiosk's; requests are signed with the platform's time",
+                    metadata: ["clock.offset_s": "\(Int(to))", "clock.previous_offset_s": "\(Int(from))"])
+            }
+            return (response.status, response.headers, try await response.body.collect(upTo: 16 << 20), correction != nil)
         } catch {
             throw UplinkError(.transport, message: "\(request.method) \(url) failed: \(error)")
         }

@@ -97,15 +97,20 @@ public struct UplinkError: Error, Sendable, CustomStringConvertible {
 public final class PlatformClient: Sendable {
     let http: HTTPClient
     public let endpoint: PlatformEndpoint
-    private let logger: Logger
+    let logger: Logger
     /// Signs every request when the station has a signing key (`RequestSigner.swift`).
     let signer: RequestSigner?
+    /// The platform's time, learnt from its answers (`PlatformClock.swift`).
+    public let clock: PlatformClock
 
-    public init(http: HTTPClient, endpoint: PlatformEndpoint, logger: Logger, signer: RequestSigner? = nil) {
+    /// - Parameter clock: shared with `signer`'s `now` so that requests are signed with the
+    ///   platform's time; a client of its own when nil.
+    public init(http: HTTPClient, endpoint: PlatformEndpoint, logger: Logger, signer: RequestSigner? = nil, clock: PlatformClock? = nil) {
         self.http = http
         self.endpoint = endpoint
         self.logger = logger
         self.signer = signer
+        self.clock = clock ?? PlatformClock(bootID: nil)
     }
 
     /// An HTTP client for the uplink: TLS with full server verification, trusting the system's
@@ -138,22 +143,35 @@ public final class PlatformClient: Sendable {
     /// - Returns: the platform's results keyed by event id (events missing from the answer were
     ///   not acknowledged).
     public func send(_ events: [StoredEvent]) async throws(UplinkError) -> [String: IngestResult] {
-        let body = IngestRequest(
-            station: endpoint.station, sentAt: Timestamp.format(Date()), events: events.map(WireEvent.init))
-        let data: [UInt8]
-        do {
-            data = try body.encodedJSON()
-        } catch {
-            throw UplinkError(.invalidResponse, message: "cannot encode the batch: \(error)")
+        var status = HTTPResponseStatus.ok
+        var headers = HTTPHeaders()
+        var responseBody = ByteBuffer()
+        // A second attempt only when the first was refused (401) with a `Date` that corrected
+        // the clock: a kiosk whose clock is off signs a stale timestamp, and the corrected
+        // signature goes at once instead of after a backoff.
+        for attempt in 1...2 {
+            let offset = clock.offset
+            let body = IngestRequest(
+                station: endpoint.station, sentAt: Timestamp.format(clock.now()),
+                events: events.map { WireEvent($0).correctingClock(by: offset, bootID: clock.bootID) })
+            let data: [UInt8]
+            do {
+                data = try body.encodedJSON()
+            } catch {
+                throw UplinkError(.invalidResponse, message: "cannot encode the batch: \(error)")
+            }
+            var request = HTTPClientRequest(url: endpoint.ingestURL)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            authorize(&request)
+            let buffer = ByteBuffer(bytes: data)
+            sign(&request, body: buffer)
+            request.body = .bytes(buffer)
+            let corrected: Bool
+            (status, headers, responseBody, corrected) = try await perform(request, url: endpoint.ingestURL, timeout: endpoint.timeout)
+            guard attempt == 1, status == .unauthorized, corrected, signer != nil else { break }
+            logger.notice("the platform refused a signature made with this kiosk's wrong clock; sending again at once with the platform's time")
         }
-        var request = HTTPClientRequest(url: endpoint.ingestURL)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        authorize(&request)
-        let buffer = ByteBuffer(bytes: data)
-        sign(&request, body: buffer)
-        request.body = .bytes(buffer)
-        let (status, headers, responseBody) = try await perform(request, url: endpoint.ingestURL, timeout: endpoint.timeout)
         try Self.check(status, headers: headers, body: responseBody, method: "POST", url: endpoint.ingestURL)
         let decoded: IngestResponse
         do {

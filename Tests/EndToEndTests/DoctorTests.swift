@@ -39,6 +39,7 @@ struct DoctorTests {
         #expect(output.contains("OK    state directory: \(station.stateDirectory) is writable"), "\(output)")
         #expect(Self.lines(output, starting: "OK    disk: ").count == 1, "\(output)")
         #expect(output.contains("clock: "), "\(output)")
+        #expect(output.contains("OK    clock: agrees with the platform's (its Date header) within 30 s"), "\(output)")
         await platform.stop()
     }
 
