@@ -109,16 +109,26 @@ public enum StationAgent {
             NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
         // Trap SIGHUP before saying ready: its default action ends the process.
         let hangups = reloader == nil ? nil : await UnixSignalsSequence(trapping: .sighup)
+        let intake = EventIntake(store: store, logger: logger)
+        let coordinator = AlarmCoordinator(store: store, intake: intake, logger: logger)
+        try await coordinator.restore()
+        if settings.dc09 != nil {
+            // Before the devices start, so no alarm can slip in ahead of the cursor.
+            try await DC09Cursor.prepare(in: store)
+        }
         let agent = try AgentGenerations(
-            settings: settings, store: store, ports: ports, lines: lines, clock: ContinuousClock(), logger: logger,
-            reloader: reloader, hangups: hangups, onReload: onReload)
+            settings: settings, store: store, intake: intake, coordinator: coordinator, ports: ports, lines: lines,
+            clock: ContinuousClock(), logger: logger, reloader: reloader, hangups: hangups, onReload: onReload)
         var services: [any Service] = []
         if let listen = settings.metricsListen, let metrics {
             let gauges = StoreGauges(store: store, stateDirectory: settings.stateDirectory, logger: logger)
             services.append(
                 MetricsServer(address: listen, refresh: { await gauges.refresh() }, render: metrics, logger: logger, onListening: onMetricsListening))
         }
+        // Devices after the generations: graceful shutdown runs in reverse, so the devices stop
+        // first and the forwarder's last pass sees every event they stored.
         services.append(agent)
+        services.append(agent.devices)
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -144,15 +154,15 @@ public enum StationAgent {
             connectTimeout: min(settings.requestTimeout, .seconds(5)))
     }
 
-    /// Builds the services in start order: HTTP client owner, forwarder, downlink, heartbeat,
-    /// retention, then the devices. The group stops them in reverse: devices first, so the
-    /// forwarder's last pass sees every event they stored.
+    /// Builds the services of one configuration generation in start order: the intake's retry,
+    /// HTTP client owner, forwarder, downlink, heartbeat, retention, clock watch, integrity check,
+    /// DC-09. The devices are not among them: they run under the ``DeviceSupervisor`` for the
+    /// whole process (a reload keeps unchanged ones open), built by ``makeDeviceService``.
     public static func makeServices<C: Clock>(
-        settings: AgentSettings, store: EventStore, http: HTTPClient, ports: any SerialPortProvider,
-        lines: any ModemLineProvider, clock: C, logger: Logger, announce: Bool = true, drain: DrainSwitch = DrainSwitch(),
-        intake: EventIntake? = nil
+        settings: AgentSettings, store: EventStore, http: HTTPClient,
+        clock: C, logger: Logger, announce: Bool = true, drain: DrainSwitch = DrainSwitch(), intake: EventIntake,
+        coordinator: AlarmCoordinator
     ) async throws -> [any Service] where C.Duration == Duration {
-        let intake = intake ?? EventIntake(store: store, logger: logger)
         if announce {
             _ = try await store.append(
                 NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
@@ -161,8 +171,6 @@ public enum StationAgent {
             named: Set(
                 settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)
                     + settings.osdpBuses.flatMap { [$0.name] + $0.readers.map(\.name) }))
-        let coordinator = AlarmCoordinator(store: store, intake: intake, logger: logger)
-        try await coordinator.restore()
 
         let endpoint = PlatformEndpoint(
             baseURL: settings.platformURL, station: WireStation(id: settings.stationID, location: settings.location),
@@ -195,27 +203,27 @@ public enum StationAgent {
             try await DC09Cursor.prepare(in: store)
             services.append(DC09Service(settings: dc09, store: store, clock: clock, logger: logger))
         }
-        for reader in settings.readers {
-            services.append(
-                CardReaderService(
-                    device: reader, intake: intake, ports: ports, cardIDs: settings.security.cardIDs, clock: clock, logger: logger))
-        }
-        for box in settings.alarmBoxes {
-            services.append(
-                AlarmBoxService(box: box, intake: intake, coordinator: coordinator, ports: ports, clock: clock, logger: logger))
-        }
-        for bus in settings.osdpBuses {
-            services.append(
-                OSDPBusService(
-                    bus: bus, intake: intake, coordinator: coordinator, ports: ports, cardIDs: settings.security.cardIDs, clock: clock,
-                    logger: logger))
-        }
-        for button in settings.alarmButtons {
-            services.append(
-                AlarmButtonService(
-                    button: button, intake: intake, coordinator: coordinator, lines: lines, clock: clock, logger: logger))
-        }
         return services
+    }
+
+    /// The service of one device, sharing the process's intake and alarm coordinator.
+    static func makeDeviceService<C: Clock>(
+        _ key: DeviceKey, settings: AgentSettings, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
+        lines: any ModemLineProvider, clock: C, logger: Logger
+    ) -> any Service where C.Duration == Duration {
+        switch key {
+        case .reader(let reader, _):
+            return CardReaderService(
+                device: reader, intake: intake, ports: ports, cardIDs: settings.security.cardIDs, clock: clock, logger: logger)
+        case .alarmBox(let box):
+            return AlarmBoxService(box: box, intake: intake, coordinator: coordinator, ports: ports, clock: clock, logger: logger)
+        case .osdpBus(let bus, _):
+            return OSDPBusService(
+                bus: bus, intake: intake, coordinator: coordinator, ports: ports, cardIDs: settings.security.cardIDs, clock: clock,
+                logger: logger)
+        case .alarmButton(let button):
+            return AlarmButtonService(button: button, intake: intake, coordinator: coordinator, lines: lines, clock: clock, logger: logger)
+        }
     }
 }
 

@@ -181,6 +181,57 @@ struct AlarmEndToEndTests {
     }
 }
 
+extension AlarmEndToEndTests {
+    static func buttonConfig(_ button: VirtualAlarmButton, minimumPressMs: Int) -> String {
+        """
+        [[device]]
+        name = "button-1"
+        kind = "alarm-button"
+        purpose = "one-key-alarm"
+        port = "\(button.portPath)"
+        input = "cts"
+        drive = "dtr"
+        minimum_press_ms = \(minimumPressMs)
+
+        """
+    }
+
+    /// Reloads that leave the button alone keep it watched; one that changes it closes its line
+    /// before the new one opens it (no "not closed yet" wait), and a press after it is an alarm.
+    @Test func aButtonIsKeptOrClosedForCertainByAReload() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let button = try VirtualAlarmButton(path: station.directory + "/button-1.lines")
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: Self.buttonConfig(button, minimumPressMs: 300))
+        let agent = try station.startAgent()
+        #expect(await eventually { try button.drivedDTR() }, "log:\n\(agent.log)")
+
+        // 1. Only the reader changes: the button keeps running.
+        try station.writeConfig(
+            platformURL: platform.baseURL, extraDevices: Self.buttonConfig(button, minimumPressMs: 300), privacy: "card_ids = \"raw\"\n")
+        var text = try String(contentsOfFile: station.configPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "purpose = \"check-in\"", with: "purpose = \"attendance\"")
+        try text.write(toFile: station.configPath, atomically: true, encoding: .utf8)
+        agent.signal(SIGHUP)
+        _ = try await agent.firstLine(containing: "configuration reloaded")
+        #expect(agent.log.contains(#"devices=["button-1"] station=ST-E2E [Agent] devices unchanged by the reload keep running"#), "\(agent.log)")
+        #expect(agent.log.contains("device=reader-1 station=ST-E2E [Agent] device changed or removed by the reload"), "\(agent.log)")
+
+        // 2. The button changes: it is stopped and its line closed before the new one opens it.
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: Self.buttonConfig(button, minimumPressMs: 200))
+        agent.signal(SIGHUP)
+        #expect(await eventually { ReloadEndToEndTests.occurrences(of: "configuration reloaded", in: agent.log) == 2 }, "\(agent.log)")
+        #expect(!agent.log.contains("have not closed their lines yet"), "the changed button closed its line:\n\(agent.log)")
+        #expect(await eventually { try button.drivedDTR() })
+        try await button.hold(for: .milliseconds(600))
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await platform.stop()
+    }
+}
+
 extension VirtualAlarmButton {
     /// Whether the agent has driven DTR high (powered the contact).
     func drivedDTR() throws -> Bool {

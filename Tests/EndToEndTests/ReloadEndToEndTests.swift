@@ -67,6 +67,53 @@ struct ReloadEndToEndTests {
         return (child.log, status)
     }
 
+    /// A reload that leaves reader-1 as it was keeps its line open: taps made on it all through
+    /// the reload arrive, none missed, and it is opened once only.
+    @Test func anUnchangedReaderKeepsReadingThroughAReload() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300), ("reader-2", .textHex)])
+        defer { station.remove() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try Self.config(station, platformURL: platform.baseURL, readers: [("reader-1", "check-in", "")])
+            .write(toFile: station.configPath, atomically: true, encoding: .utf8)
+        let agent = try station.startAgent()
+        _ = try await agent.firstLine(containing: "device=reader-1 port=")
+        let one = station.readers["reader-1"]!
+        try Self.config(station, platformURL: platform.baseURL, readers: [("reader-1", "check-in", ""), ("reader-2", "volunteer", "")])
+            .write(toFile: station.configPath, atomically: true, encoding: .utf8)
+
+        // Tap reader-1 before, during and after the reload, a new card every 20 ms.
+        var tapped: [String] = []
+        for index in 0..<10 {
+            let uid = String(format: "%010llX", 0x5C_0000_0000 + index)
+            try one.tap(uid: uid)
+            tapped.append(uid)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        agent.signal(SIGHUP)
+        var index = 10
+        while !agent.log.contains("configuration reloaded") || index < 40 {
+            let uid = String(format: "%010llX", 0x5C_0000_0000 + index)
+            try one.tap(uid: uid)
+            tapped.append(uid)
+            index += 1
+            try await Task.sleep(for: .milliseconds(20))
+            if index > 1000 { break }
+        }
+        #expect(agent.log.contains("configuration reloaded"), "log:\n\(agent.log)")
+        let arrived = await eventually {
+            Set(try await Self.taps(platform).compactMap(\.event.card?.uid)) == Set(tapped)
+        }
+        let received = try await Self.taps(platform).compactMap(\.event.card?.uid)
+        #expect(arrived, "missed: \(Set(tapped).subtracting(received).sorted())\nlog:\n\(agent.log)")
+        #expect(received.count == Set(received).count, "each tap once")
+        #expect(Self.occurrences(of: "device=reader-1 port=", in: agent.log) == 1, "reader-1 was never closed:\n\(agent.log)")
+        #expect(await eventually { Self.occurrences(of: "device=reader-2 port=", in: agent.log) == 1 }, "reader-2 opened")
+        #expect(agent.log.contains("devices unchanged by the reload keep running"), "\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await platform.stop()
+    }
+
     @Test func aValidReloadAddsAReaderAndChangesAPurposeAndEveryTapArrivesOnce() async throws {
         let station = try Station(readers: [("reader-1", .rdm6300), ("reader-2", .textHex)])
         defer { station.remove() }

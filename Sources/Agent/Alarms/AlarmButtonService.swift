@@ -98,13 +98,13 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                 continue
             }
             failures = 0
-            // Let the contact's supply settle before the first sample, or a normally-closed loop
-            // reads as pressed for a moment.
-            try await clock.sleep(for: .milliseconds(100))
-            await health.online("watching \(button.input.rawValue.uppercased()) on \(source.name)")
-            var detector = DryContactDetector(
-                debounce: button.debounce, minimumPress: button.minimumPress, activeWhenClosed: !button.normallyClosed)
             do {
+                // Let the contact's supply settle before the first sample, or a normally-closed
+                // loop reads as pressed for a moment.
+                try await clock.sleep(for: .milliseconds(100))
+                await health.online("watching \(button.input.rawValue.uppercased()) on \(source.name)")
+                var detector = DryContactDetector(
+                    debounce: button.debounce, minimumPress: button.minimumPress, activeWhenClosed: !button.normallyClosed)
                 while !Task.isCancelled {
                     let high = try source.signals()[button.input]
                     for event in detector.sample(active: high, at: origin.duration(to: clock.now)) {
@@ -118,6 +118,11 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                 failures = 1
                 try await clock.sleep(for: button.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
                 continue
+            } catch {
+                // Stopped (shutdown, or a reload that changed this button) while the line was
+                // open: close it, or it stays open for good and a reload waits for it in vain.
+                source.close()
+                throw error
             }
             source.close()
         }

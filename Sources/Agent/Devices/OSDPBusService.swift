@@ -12,8 +12,8 @@ import Synchronization
 import Uplink
 
 /// A configured RS-485 bus of OSDP readers.
-public struct OSDPBusConfiguration: Sendable {
-    public struct Reader: Sendable {
+public struct OSDPBusConfiguration: Sendable, Hashable {
+    public struct Reader: Sendable, Hashable {
         public var address: UInt8
         public var name: String
         public var purpose: String

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import SerialTransport
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// The agent's services as a *generation*: one inner `ServiceGroup` built from one configuration.
@@ -30,6 +31,11 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     /// The devices' path to the store, for the whole process: writes held while the store
     /// refused them outlive a reload.
     let intake: EventIntake
+    /// Which alarms are latched and how far each has come, for the whole process.
+    let coordinator: AlarmCoordinator
+    /// The device services, for the whole process: a reload replaces only the changed ones.
+    /// The caller runs it beside this service, after it (``StationAgent/run``).
+    let devices: DeviceSupervisor<C>
     let ports: any SerialPortProvider
     let lines: any ModemLineProvider
     let clock: C
@@ -37,19 +43,35 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     let reloader: ConfigurationReloader?
     let hangups: UnixSignalsSequence?
     let onReload: @Sendable (ReloadEvent) -> Void
-    /// The devices the running generation holds open.
+    /// The devices the process holds open.
     let ledger = PortLedger()
+    /// The settings devices are built from (the new ones from a reload on).
+    let current: CurrentSettings
 
     init(
-        settings: AgentSettings, store: EventStore, ports: any SerialPortProvider, lines: any ModemLineProvider, clock: C,
-        logger: Logger, reloader: ConfigurationReloader?, hangups: UnixSignalsSequence?, onReload: @escaping @Sendable (ReloadEvent) -> Void
+        settings: AgentSettings, store: EventStore, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
+        lines: any ModemLineProvider, clock: C, logger: Logger, reloader: ConfigurationReloader?, hangups: UnixSignalsSequence?,
+        onReload: @escaping @Sendable (ReloadEvent) -> Void
     ) throws {
         self.initial = settings
         self.initialHTTP = try StationAgent.makeHTTPClient(settings)
         self.store = store
-        self.intake = EventIntake(store: store, logger: logger)
-        self.ports = LedgerPortProvider(inner: ports, ledger: ledger)
-        self.lines = LedgerModemLineProvider(inner: lines, ledger: ledger)
+        self.intake = intake
+        self.coordinator = coordinator
+        let ledger = self.ledger
+        let ports = LedgerPortProvider(inner: ports, ledger: ledger)
+        let lines = LedgerModemLineProvider(inner: lines, ledger: ledger)
+        self.ports = ports
+        self.lines = lines
+        // A device's service is built from its key and the settings that were current when it
+        // started; the key holds everything of those settings it uses.
+        let current = CurrentSettings(settings)
+        self.current = current
+        self.devices = DeviceSupervisor(initial: DeviceKey.all(settings), ledger: ledger, logger: logger) { key in
+            StationAgent.makeDeviceService(
+                key, settings: current.value, intake: intake, coordinator: coordinator, ports: ports, lines: lines, clock: clock,
+                logger: logger)
+        }
         self.clock = clock
         self.logger = logger
         self.reloader = reloader
@@ -111,18 +133,14 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
                             pending = next
                             running.drain.stopAfterInFlight()
                             await running.group.triggerGracefulShutdown()
+                            // Devices whose configuration did not change keep reading meanwhile.
+                            current.value = next.settings
+                            await devices.apply(DeviceKey.all(next.settings))
                         }
                     case .ended(let number, let error):
                         guard number == running.number else { continue }
                         if let next = pending, !shuttingDown {
                             pending = nil
-                            // The old services have returned; their serial reader threads close
-                            // the ports within a read timeout. Open them again only then.
-                            if !(await ledger.waitUntilAllClosed()) {
-                                logger.warning(
-                                    "devices of the previous configuration are still open; starting the new one anyway",
-                                    metadata: ["devices.open": "\(ledger.openCount)"])
-                            }
                             do {
                                 running = try await start(next.settings, http: next.http, number: number + 1, announce: false, tasks: &tasks, post: post)
                                 for removed in settings.deviceNames.subtracting(next.settings.deviceNames) {
@@ -133,6 +151,8 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
                             } catch {
                                 try? await next.http.shutdown()
                                 await reject("the new configuration's services could not start: \(error); the old configuration runs again")
+                                current.value = settings
+                                await devices.apply(DeviceKey.all(settings))
                                 running = try await start(
                                     settings, http: try StationAgent.makeHTTPClient(settings), number: number + 1, announce: false,
                                     tasks: &tasks, post: post)
@@ -159,8 +179,8 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     ) async throws -> Running {
         let drain = DrainSwitch()
         let services = try await StationAgent.makeServices(
-            settings: settings, store: store, http: http, ports: ports, lines: lines, clock: clock, logger: logger, announce: announce,
-            drain: drain, intake: intake)
+            settings: settings, store: store, http: http, clock: clock, logger: logger, announce: announce, drain: drain, intake: intake,
+            coordinator: coordinator)
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
@@ -223,4 +243,18 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
 struct ReloadRejection: Error {
     var reason: String
     init(_ reason: String) { self.reason = reason }
+}
+
+/// The settings the device services are built from, changed by a reload.
+final class CurrentSettings: Sendable {
+    private let settings: Mutex<AgentSettings>
+
+    init(_ settings: AgentSettings) {
+        self.settings = Mutex(settings)
+    }
+
+    var value: AgentSettings {
+        get { settings.withLock { $0 } }
+        set { settings.withLock { $0 = newValue } }
+    }
 }

@@ -18,8 +18,14 @@ final class PortLedger: Sendable {
 
     /// Waits until nothing is open, at most `limit`; false if something still is.
     func waitUntilAllClosed(limit: Duration = .seconds(3)) async -> Bool {
+        await waitUntil(atMost: 0, limit: limit)
+    }
+
+    /// Waits until at most `count` devices are open (those kept running), at most `limit`;
+    /// false if more still are.
+    func waitUntil(atMost count: Int, limit: Duration = .seconds(3)) async -> Bool {
         let deadline = ContinuousClock.now + limit
-        while openCount > 0 {
+        while openCount > count {
             guard ContinuousClock.now < deadline else { return false }
             try? await Task.sleep(for: .milliseconds(10))
         }
