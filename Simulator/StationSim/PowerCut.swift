@@ -90,7 +90,8 @@ struct PowerCut: AsyncParsableCommand {
             box.device.unplug()
         }
         let configPath = directory + "/station.toml"
-        try Self.configuration(port: port, directory: directory).write(toFile: configPath, atomically: true, encoding: .utf8)
+        try Self.configuration(port: port, directory: directory, stationID: Self.stationID)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
         let logPath = directory + "/agent.log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
 
@@ -98,22 +99,7 @@ struct PowerCut: AsyncParsableCommand {
         let load = LoadSwitch()
         let interval = Duration.milliseconds(max(1, Int(1000 / tapsPerSecond)))
         let (killsDone, checked) = try await withThrowingTaskGroup(of: Void.self, returning: (Int, PowerCutVerdict).self) { group in
-            group.addTask {
-                var index = 0
-                while load.running.load(ordering: .relaxed) {
-                    let reader = readers[index % readers.count]
-                    let uid = reader.profile == .textDecimal
-                        ? String(format: "%010d", 5_000_000 + index) : String(format: "%010X", 0x2B_0000_0000 + index)
-                    // A tap while the agent is down goes nowhere (nobody holds the port): that is
-                    // a tap never accepted, which the checker does not count.
-                    if (try? reader.tap(uid: uid)) != nil { load.taps.add(1, ordering: .relaxed) }
-                    if index % 97 == 50 { box.press() }
-                    if index % 97 == 53 { box.release() }
-                    if index % 97 == 90 { box.keySwitchReset() }
-                    index += 1
-                    try await Task.sleep(for: interval)
-                }
-            }
+            group.addTask { try await Self.tapAndPress(readers: readers, box: box, load: load, interval: interval) }
             var done = 0
             for round in 0..<kills {
                 let child = try KilledAgent(path: agentPath, configPath: configPath, logPath: logPath)
@@ -129,7 +115,8 @@ struct PowerCut: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(1))
             load.running.store(false, ordering: .relaxed)
             try await group.next()
-            let verdict = try await drain(agent: last, store: store, directory: directory)
+            let verdict = try await Self.drain(
+                agent: last, store: store, directory: directory, stationID: Self.stationID, timeout: .seconds(drainTimeout))
             last.stopGracefully()
             return (done, verdict)
         }
@@ -141,20 +128,41 @@ struct PowerCut: AsyncParsableCommand {
         return verdict
     }
 
+    /// The load: a tap on the readers in turn every `interval`, and now and then a press,
+    /// release and key-switch reset of the alarm box, until `load` is switched off.
+    static func tapAndPress(readers: [VirtualCardReader], box: VirtualAlarmBox, load: LoadSwitch, interval: Duration) async throws {
+        var index = 0
+        while load.running.load(ordering: .relaxed) {
+            let reader = readers[index % readers.count]
+            let uid = reader.profile == .textDecimal
+                ? String(format: "%010d", 5_000_000 + index) : String(format: "%010X", 0x2B_0000_0000 + index)
+            // A tap while the agent is down goes nowhere (nobody holds the port): that is a tap
+            // never accepted, which the checker does not count.
+            if (try? reader.tap(uid: uid)) != nil { load.taps.add(1, ordering: .relaxed) }
+            if index % 97 == 50 { box.press() }
+            if index % 97 == 53 { box.release() }
+            if index % 97 == 90 { box.keySwitchReset() }
+            index += 1
+            try await Task.sleep(for: interval)
+        }
+    }
+
     /// Waits until everything the agent committed reached the platform (or the timeout), then
     /// compares the two sides.
-    private func drain(agent: KilledAgent, store: EmulatorStore, directory: String) async throws -> PowerCutVerdict {
-        let deadline = ContinuousClock.now + .seconds(drainTimeout)
-        var verdict = try await check(store: store, directory: directory)
+    static func drain(
+        agent: KilledAgent, store: EmulatorStore, directory: String, stationID: String, timeout: Duration
+    ) async throws -> PowerCutVerdict {
+        let deadline = ContinuousClock.now + timeout
+        var verdict = try await check(store: store, directory: directory, stationID: stationID)
         while verdict.lost > 0 && ContinuousClock.now < deadline && agent.isRunning {
             try await Task.sleep(for: .milliseconds(250))
-            verdict = try await check(store: store, directory: directory)
+            verdict = try await check(store: store, directory: directory, stationID: stationID)
         }
         if !agent.isRunning { verdict.problems.append("the last agent exited early with status \(agent.exitStatus)") }
         return verdict
     }
 
-    private func check(store: EmulatorStore, directory: String) async throws -> PowerCutVerdict {
+    static func check(store: EmulatorStore, directory: String, stationID: String) async throws -> PowerCutVerdict {
         let agentStore = try EventStore.openReadOnly(directory: directory + "/state")
         var committed: [StoredRecord] = []
         var after: Int64 = 0
@@ -168,7 +176,7 @@ struct PowerCut: AsyncParsableCommand {
         var receipt: Int64 = 0
         var problems: [String] = []
         while true {
-            let page = try await store.received(station: Self.stationID, after: receipt, limit: 5000)
+            let page = try await store.received(station: stationID, after: receipt, limit: 5000)
             if page.events.isEmpty { break }
             for event in page.events {
                 if received[event.event.id] != nil { problems.append("the platform stored event \(event.event.id) twice") }
@@ -197,12 +205,14 @@ struct PowerCut: AsyncParsableCommand {
             problems.append("the platform received event \(id), which the agent's store does not hold")
         }
         let stats = try await store.stats()
-        return PowerCutVerdict(kills: 0, accepted: committed.count, lost: lost, duplicates: stats.duplicates, problems: problems)
+        return PowerCutVerdict(
+            kills: 0, accepted: committed.count, lost: lost, duplicates: stats.duplicates, problems: problems,
+            rejected: committed.filter { $0.outcome == .rejected }.count)
     }
 
-    static func configuration(port: Int, directory: String) -> String {
+    static func configuration(port: Int, directory: String, stationID: String, extraDevices: String = "") -> String {
         """
-        # Written by `station-sim power-cut`.
+        # Written by `station-sim power-cut` or `chaos`.
         [station]
         id = "\(stationID)"
         name = "Power-cut test station"
@@ -247,6 +257,7 @@ struct PowerCut: AsyncParsableCommand {
         reopen_initial_ms = 50
         reopen_max_ms = 200
 
+        \(extraDevices)
         """
     }
 }
@@ -262,6 +273,9 @@ struct PowerCutVerdict: Sendable {
     var duplicates: Int64
     /// Anything else wrong: sequence gaps, events received twice, events the agent never stored.
     var problems: [String]
+    /// Events the agent's store holds as rejected by the platform (every event the simulator
+    /// makes is valid, so each one is a wrong rejection).
+    var rejected = 0
 }
 
 /// Shared between the load task and the kill loop.

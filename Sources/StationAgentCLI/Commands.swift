@@ -48,6 +48,9 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, settings) = try loadSettings(path: options.config)
+        // A write past a file size limit (systemd's LimitFSIZE=, a quota) must be an error the
+        // store reports and the intake holds through, not SIGXFSZ's default: ending the process.
+        signal(SIGXFSZ, SIG_IGN)
         let level = LogLevelSwitch(Logger.Level(configuration.log.level))
         LoggingSystem.bootstrap { label in
             SwitchableLogHandler(inner: StreamLogHandler.standardError(label: label), level: level)

@@ -40,6 +40,37 @@ struct FaultSuiteTests {
         #expect(!child.log.contains("PROBLEM"), "log:\n\(child.log)")
     }
 
+    /// Parses chaos's `kills=N accepted=A lost=L duplicates=D rejected_wrongly=R`.
+    static func chaosVerdict(_ line: String) -> [String: Int]? {
+        var values: [String: Int] = [:]
+        for field in line.split(separator: " ") {
+            let parts = field.split(separator: "=")
+            guard parts.count == 2, let value = Int(parts[1]) else { return nil }
+            values[String(parts[0])] = value
+        }
+        return Set(values.keys) == ["kills", "accepted", "lost", "duplicates", "rejected_wrongly"] ? values : nil
+    }
+
+    /// The short form of `station-sim chaos`: a seed whose eight rounds include platform faults
+    /// and full-disk stretches (the log names each round's).
+    @Test func chaosWithEightKillsLosesNothingAndRejectsNothing() async throws {
+        let child = try ChildProcess(Binaries.sim, ["chaos", "--kills", "8", "--taps-per-second", "20", "--seed", "42"])
+        let status = await child.waitForExit(timeout: .seconds(240))
+        if status == nil { await child.stop() }
+        _ = await child.waitForEndOfOutput()
+        let lines = child.log.split(separator: "\n").map(String.init)
+        let last = try #require(lines.last, "no output; log:\n\(child.log)")
+        let values = try #require(Self.chaosVerdict(last), "last line is not the verdict; log:\n\(child.log)")
+        #expect(values["kills"] == 8)
+        #expect(values["lost"] == 0, "log:\n\(child.log)")
+        #expect(values["rejected_wrongly"] == 0, "log:\n\(child.log)")
+        #expect((values["accepted"] ?? 0) > 20, "the load reached the agent; log:\n\(child.log)")
+        #expect(child.log.contains("disk full ") && child.log.range(of: "disk full [0-9]+ ms", options: .regularExpression) != nil,
+            "the seed includes a full disk; log:\n\(child.log)")
+        #expect(status == 0, "log:\n\(child.log)")
+        #expect(!child.log.contains("PROBLEM"), "log:\n\(child.log)")
+    }
+
     @Test func agentStartsOnACorruptStoreSalvagesItAndKeepsDelivering() async throws {
         let station = try Station(readers: [("reader-1", .rdm6300)])
         defer { station.remove() }

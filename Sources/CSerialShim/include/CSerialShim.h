@@ -104,6 +104,11 @@ int cserial_error_text(int errnum, char *buffer, size_t capacity);
  */
 int cserial_clock_state(int *status, int *state);
 
+/// Sets another process's largest file size (RLIMIT_FSIZE soft limit, with prlimit(2)):
+/// `bytes`, or no limit when `unlimited` is non-zero. For `station-sim chaos`, which makes the
+/// agent's disk "full" this way (a write past the limit fails with EFBIG). Returns 0 or errno.
+int cserial_limit_file_size(int pid, unsigned long long bytes, int unlimited);
+
 /* The STA_UNSYNC bit and the TIME_ERROR state, for Swift. */
 int cserial_sta_unsync(void);
 int cserial_time_error(void);
