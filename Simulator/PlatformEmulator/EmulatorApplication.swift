@@ -188,6 +188,16 @@ struct EmulatorRoutes: Sendable {
         case .wrongIDs:
             let verdicts = (0..<3).map { _ in IngestResult(id: UUID().uuidString.lowercased(), status: .accepted) }
             return try jsonResponse(IngestResponse(results: verdicts))
+        case .stalled:
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(contentLength: 100_000) { writer in
+                    try await writer.write(ByteBuffer(string: #"{"results":["#))
+                    // A platform or proxy that stalls after its headers: the client must not wait
+                    // for the rest. Ends early when the client goes (the write fails then).
+                    try await Task.sleep(for: .seconds(60))
+                    throw DroppedConnection()
+                })
         case .truncated:
             _ = try await storeBatch(request, stationID: stationID, acknowledgeOnly: nil)
             return Response(

@@ -41,7 +41,8 @@ public struct FaultSettings: Codable, Sendable, Hashable {
     /// `wrong-ids` stores nothing and answers verdicts for events that are not in the batch;
     /// `upper-case-ids` stores the batch and answers its ids in upper case (ids compare
     /// case-insensitively); `answered-twice` stores the batch and answers each event twice, first
-    /// with its true verdict and then `rejected`.
+    /// with its true verdict and then `rejected`; `stalled` stores nothing, sends 200 and its
+    /// headers (a body of 100,000 bytes announced) and a few bytes, then nothing for a minute.
     public var answer: FaultAnswer?
 
     public enum FaultAnswer: String, Codable, Sendable, Hashable {
@@ -49,6 +50,7 @@ public struct FaultSettings: Codable, Sendable, Hashable {
         case wrongIDs = "wrong-ids"
         case upperCaseIDs = "upper-case-ids"
         case answeredTwice = "answered-twice"
+        case stalled
     }
 
     public init(

@@ -123,6 +123,16 @@ enum DoctorChecks {
         let path: String
         var identity: String
         switch device.port {
+        case .path(let configured) where ModemLineOpener.isSimulated(configured):
+            // A simulated modem-line file (`sim:PATH`, or a plain file) written by station-sim,
+            // not a serial device: it only has to exist.
+            let file = ModemLineStateFile.statePath(forPort: configured)
+            guard FileManager.default.fileExists(atPath: file) else {
+                return DoctorLine(
+                    level: .fail, subject: subject, message: "\(configured): the simulated line file \(file) does not exist",
+                    action: "start the virtual device first (station-sim), or fix `port`")
+            }
+            return DoctorLine(level: .ok, subject: subject, message: "\(configured) is a simulated line file (station-sim), present")
         case .path(let configured):
             do {
                 path = try DevicePath.resolve(configured)

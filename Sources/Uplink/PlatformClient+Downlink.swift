@@ -52,24 +52,60 @@ extension PlatformClient {
         }
     }
 
-    /// Sends `request` and collects the answer; the last value says whether the answer's `Date`
-    /// corrected the platform clock (its offset changed).
+    /// Sends `request` and collects the answer, all of it (connect, status, headers and a body
+    /// of at most 16 MiB) within `timeout`: AsyncHTTPClient's own deadline ends when the headers
+    /// arrive, so a platform that sends its headers and then stalls the body would hold the
+    /// lane for good. Past the deadline the exchange is abandoned (its task cancelled, which
+    /// closes the connection). The last value says whether the answer's `Date` corrected the
+    /// platform clock (its offset changed).
     func perform(_ request: HTTPClientRequest, url: String, timeout: Duration) async throws(UplinkError) -> (
         HTTPResponseStatus, HTTPHeaders, ByteBuffer, Bool
     ) {
+        let http = self.http
+        let clock = self.clock
+        let exchange: Exchange?
         do {
-            let sentAt = clock.localTime()
-            let response = try await http.execute(request, timeout: timeout.timeAmount)
-            let correction = clock.observe(response.headers, sentAt: sentAt, answeredAt: clock.localTime())
-            if case .corrected(let from, let to) = correction {
-                logger.notice(
-                    "the platform's clock differs from this kiosk's; requests are signed with the platform's time",
-                    metadata: ["clock.offset_s": "\(Int(to))", "clock.previous_offset_s": "\(Int(from))"])
+            exchange = try await withThrowingTaskGroup(of: Exchange?.self) { group in
+                group.addTask {
+                    let sentAt = clock.localTime()
+                    let response = try await http.execute(request, timeout: timeout.timeAmount)
+                    let body = try await response.body.collect(upTo: 16 << 20)
+                    return Exchange(
+                        status: response.status, headers: response.headers, body: body, sentAt: sentAt, answeredAt: clock.localTime())
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
             }
-            return (response.status, response.headers, try await response.body.collect(upTo: 16 << 20), correction != nil)
         } catch {
             throw UplinkError(.transport, message: "\(request.method) \(url) failed: \(error)")
         }
+        guard let exchange else {
+            throw UplinkError(
+                .deadline,
+                message: "\(request.method) \(url): no complete answer (status, headers and body) within \(timeout); abandoned, "
+                    + "the events stay queued")
+        }
+        let correction = clock.observe(exchange.headers, sentAt: exchange.sentAt, answeredAt: exchange.answeredAt)
+        if case .corrected(let from, let to) = correction {
+            logger.notice(
+                "the platform's clock differs from this kiosk's; requests are signed with the platform's time",
+                metadata: ["clock.offset_s": "\(Int(to))", "clock.previous_offset_s": "\(Int(from))"])
+        }
+        return (exchange.status, exchange.headers, exchange.body, correction != nil)
+    }
+
+    /// One complete answer, with this kiosk's times of the request and the answer.
+    struct Exchange: Sendable {
+        var status: HTTPResponseStatus
+        var headers: HTTPHeaders
+        var body: ByteBuffer
+        var sentAt: Date
+        var answeredAt: Date
     }
 
     /// Throws the platform's error for any status but 200.

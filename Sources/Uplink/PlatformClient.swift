@@ -33,8 +33,11 @@ public struct PlatformEndpoint: Sendable, Hashable {
 /// in the queue; every other kind keeps the events and backs off.
 public struct UplinkError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
-        /// No answer: connection refused or reset, DNS, TLS, timeout.
+        /// No answer: connection refused or reset, DNS, TLS.
         case transport
+        /// No complete answer (status, headers and body) within the request's deadline: a
+        /// platform or proxy that stalls. The request is abandoned.
+        case deadline
         /// The platform (or something in front of it) answered with a status that does not refuse
         /// the events: 3xx, 401, 403, 404, 405, 5xx, or a 400/413/422 without the platform's
         /// `ErrorBody` (a proxy's or captive portal's page).
@@ -82,6 +85,7 @@ public struct UplinkError: Error, Sendable, CustomStringConvertible {
     public var summary: String {
         switch kind {
         case .transport: return "unreachable"
+        case .deadline: return "not answering within the deadline"
         case .status(let code), .refused(let code):
             return "refusing: \(code) \(HTTPResponseStatus(statusCode: code).reasonPhrase)"
         case .invalidResponse: return "answering with a body that is not an IngestResponse"

@@ -1,6 +1,7 @@
 import DeviceProtocols
 import Foundation
 import Testing
+import VirtualDevices
 
 #if canImport(Glibc)
 import Glibc
@@ -69,6 +70,25 @@ struct DoctorTests {
         #expect(output.contains("1 FAIL"), "\(output)")
         // The harness makes the state directory 0755: readable by others, which is a warning.
         #expect(output.contains("WARN  state directory: \(station.stateDirectory) is writable but other users can read it"), "\(output)")
+        await platform.stop()
+    }
+
+    /// A simulated dry-contact button's line file (`sim:PATH`, written by station-sim) is not a
+    /// serial device: present, it is OK; missing, a FAIL naming the file.
+    @Test func aSimulatedButtonLineFileIsCheckedAsAFile() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let button = try VirtualAlarmButton(path: station.directory + "/button-1.lines")
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL,
+            extraDevices: AlarmEndToEndTests.buttonConfig(button, minimumPressMs: 300)
+                + AlarmEndToEndTests.buttonConfig(button, minimumPressMs: 300)
+                    .replacingOccurrences(of: "button-1", with: "button-2"))
+        let (output, _) = try await Self.doctor(station.configPath)
+        #expect(output.contains("OK    device button-1: \(button.portPath) is a simulated line file (station-sim), present"), "\(output)")
+        let missing = try #require(Self.lines(output, starting: "FAIL  device button-2: ").first, "\(output)")
+        #expect(missing.contains("does not exist"), "\(missing)")
         await platform.stop()
     }
 

@@ -7,6 +7,10 @@ import PlatformAPI
 import Testing
 import VirtualDevices
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Nothing lost, whatever the platform answers: every answer class that must not refuse events
 /// (docs/platform-api.md, "How the kiosk reads your answers"), on both lanes, against the real
 /// agent and the emulator's fault injection. For each: the taps and alarm-lane events made during
@@ -91,6 +95,42 @@ struct FaultMatrixTests {
         let status = try await station.agentCommand("status")
         #expect(!status.contains("platform refusing") && !status.contains("rejected by the platform"), "\(status)")
         await agent.stop()
+        await platform.stop()
+    }
+
+    /// A platform that sends its headers and then stalls the body: each such answer is
+    /// abandoned at the request's deadline (`timeout_ms`), `status` names it, and the lane goes
+    /// on; the tap and the alarm arrive once the platform answers again.
+    @Test func aStalledAnswerIsAbandonedAtTheDeadlineAndTheLanesGoOn() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(2))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL, extraPlatform: "timeout_ms = 1000", extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        try await platform.setFaults(#"{"answer": "stalled"}"#)
+        let agent = try station.startAgent()
+        defer { Task { await agent.stop() } }
+        func store() throws -> EventStore { try EventStore.openReadOnly(directory: station.stateDirectory) }
+        try station.readers["reader-1"]!.tap(uid: "7C00000001")
+        box.press()
+        let stalled = await eventually {
+            Set(try await PlatformFault.readAll(from: store()).filter { $0.summary == "not answering within the deadline" }.map(\.lane))
+                == [.alarm, .normal]
+        }
+        #expect(stalled, "both lanes abandon the stalled answer and record it; log:\n\(agent.log)")
+        let status = try await station.agentCommand("status")
+        #expect(status.contains("platform not answering within the deadline since"), "\(status)")
+        try await platform.clearFaults()
+        let arrived = await eventually {
+            let received = try await platform.received()
+            return received.contains { $0.event.card?.uid == "7C00000001" } && received.contains { $0.event.kind == "alarm" }
+        }
+        #expect(arrived, "the lanes were not held by the stalled answers; log:\n\(agent.log)")
+        #expect(await eventually { try await PlatformFault.readAll(from: store()).isEmpty })
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "SIGTERM still stops the agent; log:\n\(agent.log)")
         await platform.stop()
     }
 
