@@ -45,6 +45,8 @@ let package = Package(
             name: "EventModel",
             swiftSettings: swiftSettings
         ),
+        // Finding the package's other programs (station-sim and station-bench start station-agent).
+        .target(name: "ToolSupport", swiftSettings: swiftSettings),
         .target(
             name: "DeviceProtocols",
             swiftSettings: swiftSettings
@@ -189,7 +191,7 @@ let package = Package(
             name: "StationSim",
             dependencies: [
                 "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols", "EventModel", "DC09Receiver", "SIADC09",
-                "EventStore", "CSerialShim",
+                "EventStore", "CSerialShim", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -207,7 +209,7 @@ let package = Package(
         .executableTarget(
             name: "StationBench",
             dependencies: [
-                "EventStore", "EventModel", "VirtualDevices", "DeviceProtocols", "OSDP", "SIADC09",
+                "EventStore", "EventModel", "VirtualDevices", "DeviceProtocols", "OSDP", "SIADC09", "ToolSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,6 +230,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SystemdNotifyTests", dependencies: ["SystemdNotify"], swiftSettings: swiftSettings),
+        .testTarget(name: "ToolSupportTests", dependencies: ["ToolSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "OSDPTests", dependencies: ["OSDP"], swiftSettings: swiftSettings),
         .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"], swiftSettings: swiftSettings),
         .testTarget(

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeviceProtocols
 import Foundation
 import Logging
+import ToolSupport
 import VirtualDevices
 
 /// `station-bench`: the figures of issue 7, each beside the physical limit measured in the same
@@ -11,7 +12,10 @@ struct StationBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "station-bench",
         abstract: "Measure durable ingest, alarm latency, backlog drain, footprint and decoder throughput (release build).",
-        discussion: "Needs station-agent and station-sim built in release next to this binary.")
+        discussion: """
+            Needs station-agent and station-sim, found next to this binary, then on PATH: \
+            `swift build -c release` builds all three, then `swift run -c release station-bench --quick`.
+            """)
 
     @Flag(help: "Smaller counts (100,000-event backlog, 300 presses per phase): a quick look in under 5 minutes.")
     var quick = false
@@ -34,7 +38,25 @@ struct StationBench: AsyncParsableCommand {
     @Flag(help: "Only the decoders and the disk: no agent process.")
     var skipAgent = false
 
+    @Option(help: "The station-agent binary to measure (default: next to this one, then on PATH).")
+    var agent: String?
+
+    /// A sibling program (``SiblingBinary``), or one line saying what to build and exit 2.
+    static func sibling(_ name: String, override: String?) throws -> String {
+        do {
+            return try SiblingBinary.locate(name, override: override)
+        } catch {
+            FileHandle.standardError.write(Data("station-bench: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
     func run() async throws {
+        if !skipAgent {
+            // Before minutes of other phases: a missing binary is said at once.
+            _ = try Self.sibling("station-agent", override: agent)
+            _ = try Self.sibling("station-sim", override: nil)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
@@ -76,7 +98,7 @@ struct StationBench: AsyncParsableCommand {
         var idle = Samples()
         var loaded = Samples()
         if !skipAgent {
-            let scenario = AgentScenario(work: work, presses: presses, backlog: backlog, batchSize: batchSize, say: say)
+            let scenario = AgentScenario(work: work, presses: presses, backlog: backlog, batchSize: batchSize, agent: agent, say: say)
             try await scenario.run(into: &report, idle: &idle, loaded: &loaded)
         }
 
@@ -101,12 +123,13 @@ struct AgentScenario {
     let presses: Int
     let backlog: Int
     let batchSize: Int
+    /// `--agent`, when given.
+    let agent: String?
     let say: (String) -> Void
 
     func run(into report: inout Report, idle: inout Samples, loaded: inout Samples) async throws {
-        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        let agentPath = binDirectory + "/station-agent"
-        let simPath = binDirectory + "/station-sim"
+        let agentPath = try StationBench.sibling("station-agent", override: agent)
+        let simPath = try StationBench.sibling("station-sim", override: nil)
         let clock = ContinuousClock()
 
         // binary size

@@ -1,27 +1,23 @@
+import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
 import PlatformEmulator
 import ServiceLifecycle
+import ToolSupport
 
 /// What `demo` and `power-cut` share: finding the agent binary, a working directory, and the
 /// platform emulator running in this process for the length of a scenario.
 enum SimulatorSupport {
-    /// The `station-agent` to start: `override` if given, else the one next to this binary.
+    /// The `station-agent` to start (``SiblingBinary``): `override` if given, else the one next
+    /// to this binary, else on `PATH`; when missing, one line saying what to build, exit 2.
     static func locateAgent(_ override: String?) throws -> String {
-        if let override {
-            guard FileManager.default.isExecutableFile(atPath: override) else {
-                throw DemoFailure("--agent \(override) is not an executable file")
-            }
-            return override
+        do {
+            return try SiblingBinary.locate("station-agent", override: override)
+        } catch {
+            FileHandle.standardError.write(Data("station-sim: \(error)\n".utf8))
+            throw ExitCode(2)
         }
-        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let sibling = me.deletingLastPathComponent().appendingPathComponent("station-agent").path
-        guard FileManager.default.isExecutableFile(atPath: sibling) else {
-            throw DemoFailure(
-                "cannot find station-agent next to \(me.path); build both with `swift build` first, or pass --agent PATH")
-        }
-        return sibling
     }
 
     /// `requested` (created if needed), or a new temporary directory named after `prefix`.

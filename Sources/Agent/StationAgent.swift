@@ -79,8 +79,10 @@ public enum StationAgent {
     /// The agent's version, reported in its `agent_started` event.
     public static let version = "0.1.0"
 
-    /// Opens the store, records an `agent_started` event, and runs every service until SIGTERM or
-    /// SIGINT, which drain gracefully (readers stop first, then the forwarder sends what it can).
+    /// Starts the devices, opens the store beside them (``StoreAndUplink``: retried while it
+    /// cannot be opened), records an `agent_started` event, and runs every service until SIGTERM
+    /// or SIGINT, which drain gracefully (devices stop first, then the forwarder sends what it
+    /// can).
     ///
     /// - Parameters:
     ///   - metrics: renders the metrics exposition; with `settings.metricsListen` set, `GET
@@ -93,42 +95,32 @@ public enum StationAgent {
         reloader: ConfigurationReloader? = nil, onReady: @Sendable () -> Void = {},
         onReload: @escaping @Sendable (ReloadEvent) -> Void = { _ in }, onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws {
-        let store = try EventStore.open(
-            directory: settings.stateDirectory,
-            policy: StoragePolicy(
-                maxBytes: settings.storeBudgetBytes, alarmReserveBytes: settings.alarmReserveBytes, integrityCheckAtOpen: false),
-            logger: logger)
-        // Only the cheap checks ran at open; IntegrityCheckService runs quick_check after ready.
-        store.clockSynchronized = SystemClockSource().isSynchronized()
-        if let salvage = store.salvage {
-            logger.error("the event store was corrupt; moved aside and salvaged", metadata: ["store.salvage": "\(salvage)"])
-            _ = try await store.append(NewEvent(kind: .deviceFault, device: "event-store", detail: salvage.description))
-        }
-        // Recorded before anything else runs (and once per process: reloads do not repeat it).
-        _ = try await store.append(
-            NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
+        // A missing or read-only state directory is a configuration error no retry can fix.
+        try EventStore.checkStateDirectory(settings.stateDirectory)
         // Trap SIGHUP before saying ready: its default action ends the process.
         let hangups = reloader == nil ? nil : await UnixSignalsSequence(trapping: .sighup)
-        let intake = EventIntake(store: store, logger: logger)
-        let coordinator = AlarmCoordinator(store: store, intake: intake, logger: logger)
-        try await coordinator.restore()
-        if settings.dc09 != nil {
-            // Before the devices start, so no alarm can slip in ahead of the cursor.
-            try await DC09Cursor.prepare(in: store)
+        let clock = ContinuousClock()
+        // The devices start first and depend on nothing but their lines: what they report while
+        // the store opens (a salvage takes seconds on a large damaged file) or cannot be opened
+        // (a full disk) is held by the intake and stored once it is open.
+        let intake = EventIntake(store: nil, logger: logger)
+        let coordinator = AlarmCoordinator(intake: intake, stateDirectory: settings.stateDirectory, logger: logger)
+        let current = CurrentSettings(settings)
+        let ledger = PortLedger()
+        let ledgerPorts = LedgerPortProvider(inner: ports, ledger: ledger)
+        let ledgerLines = LedgerModemLineProvider(inner: lines, ledger: ledger)
+        let devices = DeviceSupervisor<ContinuousClock>(initial: DeviceKey.all(settings), ledger: ledger, logger: logger) { key in
+            makeDeviceService(
+                key, settings: current.value, intake: intake, coordinator: coordinator, ports: ledgerPorts, lines: ledgerLines,
+                clock: clock, logger: logger)
         }
-        let agent = try AgentGenerations(
-            settings: settings, store: store, intake: intake, coordinator: coordinator, ports: ports, lines: lines,
-            clock: ContinuousClock(), logger: logger, reloader: reloader, hangups: hangups, onReload: onReload)
-        var services: [any Service] = []
-        if let listen = settings.metricsListen, let metrics {
-            let gauges = StoreGauges(store: store, stateDirectory: settings.stateDirectory, logger: logger)
-            services.append(
-                MetricsServer(address: listen, refresh: { await gauges.refresh() }, render: metrics, logger: logger, onListening: onMetricsListening))
-        }
-        // Devices after the generations: graceful shutdown runs in reverse, so the devices stop
-        // first and the forwarder's last pass sees every event they stored.
-        services.append(agent)
-        services.append(agent.devices)
+        let uplink = StoreAndUplink(
+            settings: settings, intake: intake, coordinator: coordinator, devices: devices, current: current, clock: clock,
+            logger: logger, reloader: reloader, hangups: hangups, onReload: onReload, metrics: metrics,
+            onMetricsListening: onMetricsListening)
+        // Devices after the uplink: graceful shutdown runs in reverse, so the devices stop first
+        // and the forwarder's last pass sees every event they stored.
+        let services: [any Service] = [uplink, devices]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

@@ -92,17 +92,7 @@ public final class EventStore: Sendable {
     /// and sequence number, and new sequence numbers continue above the old ones. What happened
     /// is in ``salvage`` (and in the `meta` table as `last_salvage`).
     public static func open(directory: String, policy: StoragePolicy, logger: Logger = Logger(label: "station.store")) throws -> EventStore {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw EventStoreError(
-                .stateDirectoryMissing, path: directory,
-                "the state directory does not exist; create it (owned by the agent's user) or fix station.state_dir")
-        }
-        guard access(directory, W_OK | X_OK) == 0 else {
-            throw EventStoreError(
-                .stateDirectoryNotWritable, path: directory,
-                "the state directory is not writable by this user; fix its owner or permissions (chown the directory to the agent's user)")
-        }
+        try checkStateDirectory(directory)
         let path = (directory as NSString).appendingPathComponent(fileName)
         finishInterruptedSalvage(path: path)
         var salvage: SalvageReport?
@@ -122,6 +112,22 @@ public final class EventStore: Sendable {
             throw EventStoreError(.openFailed, path: path, "cannot open the event database: \(error)")
         }
         return try EventStore(prepared: pool, path: path, logger: logger, policy: policy, salvage: salvage)
+    }
+
+    /// Checks that `directory` exists and this user may write in it: a configuration problem no
+    /// retry can fix (``EventStoreError/Code/stateDirectoryMissing``, ``EventStoreError/Code/stateDirectoryNotWritable``).
+    public static func checkStateDirectory(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw EventStoreError(
+                .stateDirectoryMissing, path: directory,
+                "the state directory does not exist; create it (owned by the agent's user) or fix station.state_dir")
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw EventStoreError(
+                .stateDirectoryNotWritable, path: directory,
+                "the state directory is not writable by this user; fix its owner or permissions (chown the directory to the agent's user)")
+        }
     }
 
     /// Opens an existing store for reading only (the `status` command), without migrating or

@@ -42,6 +42,21 @@ import Testing
         #expect(reset?.lane == .alarm)
     }
 
+    /// An alarm the platform rejects shows `fault` at its device (it did not get through) until
+    /// the platform accepts it on a later attempt.
+    @Test func aRejectedAlarmShowsFaultUntilThePlatformAcceptsIt() async throws {
+        let store = try EventStore.inMemory()
+        let coordinator = AlarmCoordinator(store: store, logger: logger)
+        let alarm = try #require(await coordinator.raise(device: "box-1", purpose: "one-key-alarm", detail: nil))
+        await coordinator.sending([alarm])
+        #expect(await coordinator.indication(for: "box-1") == .sent)
+        await coordinator.refused([alarm])
+        #expect(await coordinator.indication(for: "box-1") == .fault)
+        #expect(await coordinator.hasAlarm(on: "box-1"), "still latched")
+        await coordinator.acknowledged([alarm])
+        #expect(await coordinator.indication(for: "box-1") == .received)
+    }
+
     @Test func stagesNeverGoBackwards() async throws {
         let store = try EventStore.inMemory()
         let coordinator = AlarmCoordinator(store: store, logger: logger)

@@ -185,7 +185,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
     /// between, the box's latch is the only record of it. Checked on the first heartbeat after
     /// the line opens (later heartbeats may still show a latch the agent just reset).
     private func recoverLatch(_ status: AlarmBoxStatus) async throws {
-        guard status.latched, await coordinator.latchedAlarms().allSatisfy({ $0.device != box.name }) else { return }
+        guard status.latched, await !coordinator.hasAlarm(on: box.name) else { return }
         await coordinator.raise(
             device: box.name, purpose: box.purpose,
             detail: "the alarm box reports a latched alarm the agent had not stored (recovered from its heartbeat)")

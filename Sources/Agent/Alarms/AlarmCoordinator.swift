@@ -13,6 +13,8 @@ public protocol DeliveryObserver: Sendable {
     func sending(_ events: [StoredEvent]) async
     /// The platform acknowledged `events` (accepted or duplicate).
     func acknowledged(_ events: [StoredEvent]) async
+    /// The platform rejected `events` (they are kept; alarms are sent again every 5 minutes).
+    func refused(_ events: [StoredEvent]) async
 }
 
 /// The one place that knows which alarms are latched at the kiosk and how far each has come
@@ -23,7 +25,8 @@ public protocol DeliveryObserver: Sendable {
 /// show the same stage again. An alarm stays latched until reset by hand: a key switch on the
 /// device, or a reset command from the platform; each reset is itself an `alarm_reset` event.
 public actor AlarmCoordinator: DeliveryObserver {
-    private let store: EventStore
+    /// The store, once it is open (``attach(_:)``); until then presses are held by the intake.
+    private var store: EventStore?
     private let intake: EventIntake
     private let logger: Logger
     private let testMarker: TestAlarmMarker?
@@ -34,6 +37,9 @@ public actor AlarmCoordinator: DeliveryObserver {
     private var unstored: [UUID: String] = [:]
     /// Presses stored before ``raise(device:purpose:detail:)`` learnt whether it was held.
     private var storedTokens: Set<UUID> = []
+    /// Latched alarms the platform rejected and has not accepted since: their device shows
+    /// `fault` (the alarm did not get through), not `sent`.
+    private var refusedByPlatform: Set<String> = []
     private let hub = IndicationHub()
     private let alarms = Counter(label: "station_alarms_total")
 
@@ -46,9 +52,25 @@ public actor AlarmCoordinator: DeliveryObserver {
         self.testMarker = store.directory.map(TestAlarmMarker.init(stateDirectory:))
     }
 
-    /// Loads the latches that survived a restart.
+    /// A coordinator that starts before the store is open: presses go to `intake` (held until
+    /// the store is attached); ``attach(_:)`` brings the store and the latches it kept.
+    public init(intake: EventIntake, stateDirectory: String, logger: Logger) {
+        self.store = nil
+        self.intake = intake
+        self.logger = logger
+        self.testMarker = TestAlarmMarker(stateDirectory: stateDirectory)
+    }
+
+    /// The store is open: loads the latches that survived a restart.
+    public func attach(_ store: EventStore) async throws {
+        self.store = store
+        try await restore()
+    }
+
+    /// Loads the latches that survived a restart (beside any latched since this start).
     public func restore() async throws {
-        for latch in try await store.latchedAlarms() {
+        guard let store else { return }
+        for latch in try await store.latchedAlarms() where latched[latch.eventID] == nil {
             latched[latch.eventID] = latch
         }
         if !latched.isEmpty {
@@ -137,6 +159,7 @@ public actor AlarmCoordinator: DeliveryObserver {
                 logger.info("platform reset an alarm that is not latched here", metadata: ["event.id": "\(command.eventId)"])
                 return
             }
+            guard let store else { return }  // commands come only once the store is open
             _ = try await store.resetAlarm(
                 latch.eventID, device: latch.device, detail: "reset by the platform (\(command.operatorName ?? "operator"))")
             latched[latch.eventID] = nil
@@ -156,12 +179,31 @@ public actor AlarmCoordinator: DeliveryObserver {
     }
 
     public func acknowledged(_ events: [StoredEvent]) async {
+        for event in events where refusedByPlatform.remove(event.id) != nil {
+            logger.notice("the platform accepted an alarm it had rejected", metadata: ["event.id": "\(event.id)"])
+        }
         await advanceAll(events, to: .received)
+    }
+
+    public func refused(_ events: [StoredEvent]) async {
+        for event in events where event.kind == .alarm {
+            guard let latch = latched[event.id] else { continue }
+            refusedByPlatform.insert(event.id)
+            logger.critical(
+                "the platform rejected an alarm; the device shows fault, the alarm is sent again every 5 minutes (and over DC-09 when configured)",
+                metadata: ["device": "\(latch.device)", "event.id": "\(event.id)"])
+            publish(latch.device)
+        }
     }
 
     /// What `device` should show now, then every change. One stream per subscriber.
     public func indications(for device: String) -> AsyncStream<AlarmIndication> {
         hub.watch(device, current: indication(for: device))
+    }
+
+    /// Whether `device` has an alarm latched, or pressed and held until the store takes it.
+    public func hasAlarm(on device: String) -> Bool {
+        unstored.values.contains(device) || latched.values.contains { $0.device == device }
     }
 
     /// The alarms latched now, oldest first.
@@ -175,6 +217,7 @@ public actor AlarmCoordinator: DeliveryObserver {
         guard let newest = latched.values.filter({ $0.device == device }).max(by: { $0.seq < $1.seq }) else {
             return faulted.contains(device) ? .fault : .idle
         }
+        if refusedByPlatform.contains(newest.eventID) { return .fault }
         switch newest.stage {
         case .stored: return .stored
         case .sent: return .sent
@@ -196,6 +239,7 @@ public actor AlarmCoordinator: DeliveryObserver {
 
     private func advance(_ eventID: String, to stage: AlarmStage, by operatorName: String?) async throws {
         guard let latch = latched[eventID], stage > latch.stage else { return }
+        guard let store else { return }
         if let updated = try await store.advanceAlarm(eventID, to: stage) {
             latched[eventID] = updated
             logger.notice(

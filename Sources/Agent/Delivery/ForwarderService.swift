@@ -144,6 +144,8 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
                 if lane == .alarm, let observer {
                     let acknowledged = Set(decision.outcomes.filter { $0.status != .rejected }.map(\.seq))
                     await observer.acknowledged(batch.filter { acknowledged.contains($0.seq) })
+                    let refused = Set(decision.outcomes.filter { $0.status == .rejected }.map(\.seq))
+                    if !refused.isEmpty { await observer.refused(batch.filter { refused.contains($0.seq) }) }
                 }
                 let now = Date()
                 DeliveryMetrics.record(decision.outcomes, batch: batch)

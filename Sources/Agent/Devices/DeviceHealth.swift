@@ -51,10 +51,6 @@ struct DeviceHealth {
 
     /// The state `status` shows; best effort (it is not an event, and the next change writes it).
     private func recordState(_ state: DeviceState, detail: String) async {
-        do {
-            try await intake.store.setDeviceState(name, state: state, detail: detail)
-        } catch {
-            logger.warning("cannot record the device's state for `status`", metadata: ["device": "\(name)", "error": "\(error)"])
-        }
+        await intake.recordDeviceState(name, state: state, detail: detail)
     }
 }

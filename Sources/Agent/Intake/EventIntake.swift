@@ -15,6 +15,10 @@ import Uplink
 /// process. While anything is held, new writes queue behind it, so what a device reported is
 /// stored in the order it happened (alarms first). One instance per process: held writes
 /// survive a configuration reload.
+///
+/// The intake exists before the store does: the agent starts its devices first, so a press
+/// while the store is being opened, checked or salvaged, or while the disk is too full to open
+/// it, is read and held, and stored (with the time it happened) once the store is attached.
 public final class EventIntake: Sendable {
     /// One write a device wants made durable.
     public struct Write: Sendable {
@@ -30,7 +34,9 @@ public final class EventIntake: Sendable {
         }
     }
 
-    public let store: EventStore
+    private let attached: Mutex<EventStore?>
+    /// Device states reported before the store was open, the latest per device.
+    private let unrecordedStates = Mutex<[String: (state: DeviceState, detail: String)]>([:])
     private let logger: Logger
     private let held: Mutex<HeldWrites<Write>>
     /// Rings the running ``IntakeRetryService`` when something is held.
@@ -40,13 +46,47 @@ public final class EventIntake: Sendable {
     private let heldGauge = Gauge(label: "station_events_held")
     private let droppedCounter = Counter(label: "station_events_held_dropped_total")
 
-    /// - Parameter limit: how many non-alarm writes may be held; past it the oldest is dropped.
-    public init(store: EventStore, limit: Int = 10_000, logger: Logger) {
-        self.store = store
+    /// - Parameters:
+    ///   - store: the store, or nil while it is not open yet (``attach(_:)`` brings it).
+    ///   - limit: how many non-alarm writes may be held; past it the oldest is dropped.
+    public init(store: EventStore?, limit: Int = 10_000, logger: Logger) {
+        self.attached = Mutex(store)
         self.held = Mutex(HeldWrites(limit: limit))
         var logger = logger
         logger[metadataKey: "component"] = "intake"
         self.logger = logger
+    }
+
+    /// The store, once it is open.
+    public var store: EventStore? { attached.withLock { $0 } }
+
+    /// The store is open: writes go to it from now on, held ones first (the retry service
+    /// stores them, rung here), and each device's last state is written for `status`.
+    public func attach(_ store: EventStore) async {
+        attached.withLock { $0 = store }
+        _ = bell.withLock { $0?.yield() }
+        let states = unrecordedStates.withLock { states in
+            defer { states = [:] }
+            return states
+        }
+        for (name, state) in states.sorted(by: { $0.key < $1.key }) {
+            await recordDeviceState(name, state: state.state, detail: state.detail)
+        }
+    }
+
+    /// A device's state for `status` and the heartbeat: written now, or, before the store is
+    /// open, when it opens (the latest per device). Best effort: it is not an event, and the
+    /// device's next change writes it again.
+    public func recordDeviceState(_ name: String, state: DeviceState, detail: String) async {
+        guard let store else {
+            unrecordedStates.withLock { $0[name] = (state, detail) }
+            return
+        }
+        do {
+            try await store.setDeviceState(name, state: state, detail: detail)
+        } catch {
+            logger.warning("cannot record a device's state for `status`", metadata: ["device": "\(name)", "error": "\(error)"])
+        }
     }
 
     /// Writes held in memory now.
@@ -58,7 +98,7 @@ public final class EventIntake: Sendable {
     /// still held. Returns whether it is durable now.
     @discardableResult
     public func submit(_ write: Write) async -> Bool {
-        if held.withLock({ $0.isEmpty }) {
+        if held.withLock({ $0.isEmpty }), let store {
             do {
                 try await write.perform(store)
                 return true
@@ -99,6 +139,7 @@ public final class EventIntake: Sendable {
             return !busy
         }) else { return false }
         defer { retrying.withLock { $0 = false } }
+        guard let store else { return false }
         while let entry = held.withLock({ $0.next }) {
             do {
                 try await entry.write.perform(store)

@@ -34,23 +34,19 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     /// Which alarms are latched and how far each has come, for the whole process.
     let coordinator: AlarmCoordinator
     /// The device services, for the whole process: a reload replaces only the changed ones.
-    /// The caller runs it beside this service, after it (``StationAgent/run``).
+    /// The caller runs it beside this service (``StationAgent/run``).
     let devices: DeviceSupervisor<C>
-    let ports: any SerialPortProvider
-    let lines: any ModemLineProvider
     let clock: C
     let logger: Logger
     let reloader: ConfigurationReloader?
     let hangups: UnixSignalsSequence?
     let onReload: @Sendable (ReloadEvent) -> Void
-    /// The devices the process holds open.
-    let ledger = PortLedger()
     /// The settings devices are built from (the new ones from a reload on).
     let current: CurrentSettings
 
     init(
-        settings: AgentSettings, store: EventStore, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
-        lines: any ModemLineProvider, clock: C, logger: Logger, reloader: ConfigurationReloader?, hangups: UnixSignalsSequence?,
+        settings: AgentSettings, store: EventStore, intake: EventIntake, coordinator: AlarmCoordinator, devices: DeviceSupervisor<C>,
+        current: CurrentSettings, clock: C, logger: Logger, reloader: ConfigurationReloader?, hangups: UnixSignalsSequence?,
         onReload: @escaping @Sendable (ReloadEvent) -> Void
     ) throws {
         self.initial = settings
@@ -58,20 +54,8 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
         self.store = store
         self.intake = intake
         self.coordinator = coordinator
-        let ledger = self.ledger
-        let ports = LedgerPortProvider(inner: ports, ledger: ledger)
-        let lines = LedgerModemLineProvider(inner: lines, ledger: ledger)
-        self.ports = ports
-        self.lines = lines
-        // A device's service is built from its key and the settings that were current when it
-        // started; the key holds everything of those settings it uses.
-        let current = CurrentSettings(settings)
+        self.devices = devices
         self.current = current
-        self.devices = DeviceSupervisor(initial: DeviceKey.all(settings), ledger: ledger, logger: logger) { key in
-            StationAgent.makeDeviceService(
-                key, settings: current.value, intake: intake, coordinator: coordinator, ports: ports, lines: lines, clock: clock,
-                logger: logger)
-        }
         self.clock = clock
         self.logger = logger
         self.reloader = reloader

@@ -1,0 +1,59 @@
+import DeviceProtocols
+import EventModel
+import EventStore
+import Foundation
+import PlatformAPI
+import Testing
+import VirtualDevices
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An alarm is read at every moment the agent runs: here, while the store cannot be opened.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct LivenessTests {
+    /// A start on a disk too full for SQLite (the agent's file size limit is 0: every write fails
+    /// with EFBIG, as on a full disk): the agent starts anyway, reads the alarm box, holds the
+    /// press and shows `fault` ("not yet stored"); once space returns the store opens, the press
+    /// is stored with the time it was made and reaches the platform.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
+    func anAgentStartedOnAFullDiskReadsTheAlarmAndStoresItWhenSpaceReturns() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        // A store from an earlier run, closed cleanly.
+        do {
+            let store = try EventStore.open(directory: station.stateDirectory)
+            _ = try await store.append(NewEvent(kind: .agentStarted, device: "agent", detail: "an earlier run"))
+            try store.checkpoint()
+        }
+
+        let agent = try ChildProcess("/usr/bin/prlimit", ["--fsize=0:unlimited", Binaries.agent, "run", "--config", station.configPath])
+        _ = try await agent.firstLine(containing: "cannot open the event store; the devices are read", timeout: .seconds(30))
+        let pressed = Date()
+        box.press()
+        #expect(await box.waitForIndication(.fault, timeout: .seconds(15)), "the box shows the press is not yet stored; log:\n\(agent.log)")
+        box.release()
+        #expect(try await platform.received().isEmpty)
+
+        // Space returns.
+        let lifted = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=unlimited:unlimited"])
+        #expect(await lifted.waitForExit() == 0, "\(lifted.log)")
+        let arrived = await eventually(timeout: .seconds(60)) {
+            try await platform.received().contains { $0.event.kind == "alarm" }
+        }
+        #expect(arrived, "the held press is stored and delivered; log:\n\(agent.log)")
+        let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
+        let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
+        #expect(abs(occurred.timeIntervalSince(pressed)) < 5, "stored with the time of the press, not of the store's opening")
+        #expect(await box.waitForIndication(.received, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        #expect(try await platform.received().contains { $0.event.kind == EventKind.agentStarted.rawValue && $0.event.detail != "an earlier run" })
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await platform.stop()
+    }
+}
