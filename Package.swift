@@ -269,6 +269,7 @@ let package = Package(
                 "Agent", "EventStore", "EventModel", "DeviceProtocols", "SerialTransport", "StationConfig", "PlatformAPI",
                 "Uplink",
                 .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -106,21 +106,20 @@ public enum StationAgent {
         let intake = EventIntake(store: nil, logger: logger)
         let coordinator = AlarmCoordinator(intake: intake, stateDirectory: settings.stateDirectory, logger: logger)
         let current = CurrentSettings(settings)
-        let ledger = PortLedger()
-        let ledgerPorts = LedgerPortProvider(inner: ports, ledger: ledger)
-        let ledgerLines = LedgerModemLineProvider(inner: lines, ledger: ledger)
-        let devices = DeviceSupervisor<ContinuousClock>(initial: DeviceKey.all(settings), ledger: ledger, logger: logger) { key in
+        let devices = DeviceSupervisors<ContinuousClock>(initial: DeviceKey.all(settings), logger: logger, ports: ports, lines: lines) {
+            key, ports, lines in
             makeDeviceService(
-                key, settings: current.value, intake: intake, coordinator: coordinator, ports: ledgerPorts, lines: ledgerLines,
-                clock: clock, logger: logger)
+                key, settings: current.value, intake: intake, coordinator: coordinator, ports: ports, lines: lines, clock: clock,
+                logger: logger)
         }
         let uplink = StoreAndUplink(
             settings: settings, intake: intake, coordinator: coordinator, devices: devices, current: current, clock: clock,
             logger: logger, reloader: reloader, hangups: hangups, onReload: onReload, metrics: metrics,
             onMetricsListening: onMetricsListening)
-        // Devices after the uplink: graceful shutdown runs in reverse, so the devices stop first
-        // and the forwarder's last pass sees every event they stored.
-        let services: [any Service] = [uplink, devices]
+        // Graceful shutdown runs in reverse: card sources stop first (no tap is accepted that the
+        // drain would not see), then the uplink drains (within its limit), then the alarm inputs:
+        // a press is read until the very end, and one the drain missed is sent after the next start.
+        let services: [any Service] = [devices.alarmInputs, uplink, devices.cardSources]
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

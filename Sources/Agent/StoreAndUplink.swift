@@ -19,7 +19,7 @@ struct StoreAndUplink<C: Clock>: Service where C.Duration == Duration {
     let settings: AgentSettings
     let intake: EventIntake
     let coordinator: AlarmCoordinator
-    let devices: DeviceSupervisor<C>
+    let devices: DeviceSupervisors<C>
     let current: CurrentSettings
     let clock: C
     let logger: Logger

@@ -5,6 +5,7 @@ import EventStore
 import Foundation
 import Logging
 import PlatformAPI
+import ServiceLifecycleTestKit
 import Synchronization
 import Testing
 import Uplink
@@ -41,6 +42,47 @@ import Uplink
         #expect(normal == taps.map(\.seq))
         #expect(batches.filter { $0.first?.lane == .alarm }.flatMap { $0 }.map(\.seq) == [alarm.seq])
         #expect(try await store.events().allSatisfy { $0.outcome == .accepted })
+    }
+
+    /// A slow platform at shutdown: the lane keeps sending while it answers, but no longer than
+    /// the drain limit; the rest stays queued for the next start.
+    @Test func theShutdownDrainStopsAtItsTimeLimit() async throws {
+        let store = try EventStore.inMemory()
+        _ = try await store.append(contentsOf: (0..<50).map { tap(String(format: "%010d", $0)) })
+        let clock = TestClock()
+        let sender = ScriptedSender { _, batch in
+            try? await clock.sleep(for: .seconds(1))  // each answer takes a second
+            return ScriptedSender.acceptAll(batch)
+        }
+        let policy = RetryPolicy(initial: .seconds(1), maximum: .seconds(30), jitter: 0)
+        let service = ForwarderService(
+            store: store, sender: sender, lanes: [.normal: .init(policy: policy, batchSize: 1)], clock: clock, logger: logger,
+            drainLimit: .seconds(10))
+        let stopped = Flag()
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await service.run()
+                    stopped.set()
+                }
+                #expect(await eventually { sender.batches.count == 1 })
+                trigger.triggerGracefulShutdown()
+                // One second at a time, each time once the lane has sent its next request (or
+                // stopped): every advance releases exactly one answer.
+                for _ in 0..<40 {
+                    let before = sender.batches.count
+                    await clock.advance(by: .seconds(1))
+                    _ = await eventually { sender.batches.count > before || stopped.isSet }
+                    if stopped.isSet { break }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let sent = sender.batches.count
+        #expect(stopped.isSet)
+        #expect(sent >= 10 && sent <= 12, "kept draining for the limit, 10 s of one-second answers: \(sent) requests")
+        #expect(try await store.summary().totalQueued == 50 - (try await store.events()).filter { $0.outcome == .accepted }.count)
+        #expect(try await store.summary().totalQueued > 0, "the rest waits for the next start")
     }
 
     @Test func waitsWhatRetryAfterSaysOnTheInjectedClock() async throws {

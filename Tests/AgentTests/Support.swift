@@ -46,3 +46,10 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
     }
     return (try? await condition()) == true
 }
+
+/// Set once from any task, read from any other.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}

@@ -56,4 +56,40 @@ struct LivenessTests {
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
         await platform.stop()
     }
+
+    /// SIGTERM with a backlog on a slow platform: the readers stop first, the forwarder drains,
+    /// and the alarm box is read to the end: a press during the drain is stored, and sent after
+    /// the next start if the drain did not take it.
+    @Test func anAlarmPressedDuringTheShutdownDrainIsStored() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL, extraPlatform: "batch_size = 5", extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        try await platform.setFaults(#"{"delayMs": 500}"#)
+        var agent = try station.startAgent()
+        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
+        for index in 0..<60 { try station.readers["reader-1"]!.tap(uid: String(format: "%010X", 0x7D_0000_0000 + index)) }
+        func store() throws -> EventStore { try EventStore.openReadOnly(directory: station.stateDirectory) }
+        #expect(await eventually { try await store().summary().lanes[.normal]?.count ?? 0 >= 30 }, "a backlog; log:\n\(agent.log)")
+
+        let before = try await platform.received().count
+        agent.signal(SIGTERM)
+        // Two more batches after SIGTERM: the drain is under way, and the readers have stopped.
+        #expect(await eventually { try await platform.received().count >= before + 10 }, "the drain is under way; log:\n\(agent.log)")
+        #expect(agent.isRunning)
+        box.press()
+        #expect(await agent.waitForExit(timeout: .seconds(40)) == 0, "log:\n\(agent.log)")
+        let alarms = try await store().events(limit: 10_000).filter { $0.event.kind == .alarm }
+        #expect(alarms.count == 1, "the press during the drain was stored; log:\n\(agent.log)")
+
+        try await platform.clearFaults()
+        agent = try station.startAgent()
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0)
+        await platform.stop()
+    }
 }

@@ -12,8 +12,9 @@ import Uplink
 /// batch of taps, a tap backlog, or the other lane's backoff.
 ///
 /// On graceful shutdown each lane finishes the request in flight, keeps sending while the
-/// platform answers and the lane has events, and stops at the first failure or when empty;
-/// whatever is left stays in the store for the next start.
+/// platform answers and the lane has events, and stops at the first failure, when empty, or
+/// when `drainLimit` has passed (shorter than the unit's `TimeoutStopSec=30s`, so systemd never
+/// has to kill a draining agent); whatever is left stays in the store for the next start.
 public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
     public struct LaneSettings: Sendable {
         public var policy: RetryPolicy
@@ -35,11 +36,16 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
     /// answers; false (a configuration reload) stops after the request in flight, leaving the
     /// rest queued for the next generation of services.
     let drainOnShutdown: @Sendable () -> Bool
+    /// How long a lane keeps sending after graceful shutdown began (with a request in flight at
+    /// the end bounded by its own deadline, `timeout_ms`).
+    let drainLimit: Duration
 
     public init(
         store: EventStore, sender: any EventSender, lanes: [Lane: LaneSettings], clock: C, logger: Logger,
-        observer: (any DeliveryObserver)? = nil, drainOnShutdown: @escaping @Sendable () -> Bool = { true }
+        observer: (any DeliveryObserver)? = nil, drainOnShutdown: @escaping @Sendable () -> Bool = { true },
+        drainLimit: Duration = .seconds(20)
     ) {
+        self.drainLimit = drainLimit
         self.store = store
         self.sender = sender
         self.lanes = lanes
@@ -76,9 +82,20 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         var readAhead: [StoredEvent] = []
         var deferredOutcomes: [DeliveryOutcome] = []
 
+        var drainDeadline: C.Instant?
         while !Task.isCancelled {
-            // A reload stops after the request in flight; the loop's end commits its verdicts.
-            if Task.isShuttingDownGracefully && !drainOnShutdown() { break }
+            if Task.isShuttingDownGracefully {
+                // A reload stops after the request in flight; the loop's end commits its verdicts.
+                if !drainOnShutdown() { break }
+                let deadline = drainDeadline ?? clock.now.advanced(by: drainLimit)
+                drainDeadline = deadline
+                if clock.now >= deadline {
+                    logger.warning(
+                        "the shutdown drain reached its time limit; what is left is sent after the next start",
+                        metadata: ["drain.limit": "\(drainLimit)"])
+                    break
+                }
+            }
             let batch: [StoredEvent]
             if readAhead.isEmpty {
                 batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)

@@ -35,7 +35,7 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     let coordinator: AlarmCoordinator
     /// The device services, for the whole process: a reload replaces only the changed ones.
     /// The caller runs it beside this service (``StationAgent/run``).
-    let devices: DeviceSupervisor<C>
+    let devices: DeviceSupervisors<C>
     let clock: C
     let logger: Logger
     let reloader: ConfigurationReloader?
@@ -45,7 +45,7 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
     let current: CurrentSettings
 
     init(
-        settings: AgentSettings, store: EventStore, intake: EventIntake, coordinator: AlarmCoordinator, devices: DeviceSupervisor<C>,
+        settings: AgentSettings, store: EventStore, intake: EventIntake, coordinator: AlarmCoordinator, devices: DeviceSupervisors<C>,
         current: CurrentSettings, clock: C, logger: Logger, reloader: ConfigurationReloader?, hangups: UnixSignalsSequence?,
         onReload: @escaping @Sendable (ReloadEvent) -> Void
     ) throws {

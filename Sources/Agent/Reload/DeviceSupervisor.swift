@@ -24,6 +24,15 @@ enum DeviceKey: Hashable, Sendable {
         }
     }
 
+    /// Whether the device reads one-key alarms: it is stopped last at shutdown.
+    var isAlarmInput: Bool {
+        switch self {
+        case .alarmBox, .alarmButton: true
+        case .osdpBus(let bus, _): bus.readers.contains { $0.alarmInput != nil }
+        case .reader: false
+        }
+    }
+
     /// Every device of `settings`, alarm inputs first (they are opened first).
     static func all(_ settings: AgentSettings) -> [DeviceKey] {
         let cardIDs = settings.security.cardIDs.identity
@@ -190,5 +199,35 @@ extension CardIDPolicy {
         case .raw: "raw"
         case .pseudonym(let pseudonymizer): "pseudonym:" + pseudonymizer.pseudonym(of: "station-agent configuration identity")
         }
+    }
+}
+
+/// The process's devices in two supervisors, so that shutdown can stop them at different
+/// moments: card sources first (taps stop being accepted), alarm inputs last, after the
+/// forwarder's drain (a press is read to the end). Each has its own port ledger, so a reload
+/// waits only for the lines of its own devices.
+struct DeviceSupervisors<C: Clock>: Sendable where C.Duration == Duration {
+    let alarmInputs: DeviceSupervisor<C>
+    let cardSources: DeviceSupervisor<C>
+
+    init(
+        initial: [DeviceKey], logger: Logger, ports: any SerialPortProvider, lines: any ModemLineProvider,
+        make: @escaping @Sendable (DeviceKey, any SerialPortProvider, any ModemLineProvider) -> any Service
+    ) {
+        func supervisor(_ keys: [DeviceKey]) -> DeviceSupervisor<C> {
+            let ledger = PortLedger()
+            let ports = LedgerPortProvider(inner: ports, ledger: ledger)
+            let lines = LedgerModemLineProvider(inner: lines, ledger: ledger)
+            return DeviceSupervisor(initial: keys, ledger: ledger, logger: logger) { make($0, ports, lines) }
+        }
+        alarmInputs = supervisor(initial.filter(\.isAlarmInput))
+        cardSources = supervisor(initial.filter { !$0.isAlarmInput })
+    }
+
+    /// Brings both to `keys` (see ``DeviceSupervisor/apply(_:)``).
+    func apply(_ keys: [DeviceKey]) async {
+        async let alarms: Void = alarmInputs.apply(keys.filter(\.isAlarmInput))
+        async let cards: Void = cardSources.apply(keys.filter { !$0.isAlarmInput })
+        _ = await (alarms, cards)
     }
 }
