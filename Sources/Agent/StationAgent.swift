@@ -93,6 +93,7 @@ public enum StationAgent {
         settings: AgentSettings, logger: Logger, ports: any SerialPortProvider = LiveSerialPortProvider(),
         lines: any ModemLineProvider = LiveModemLineProvider(), metrics: (@Sendable () -> [UInt8])? = nil,
         reloader: ConfigurationReloader? = nil, onReady: @Sendable () -> Void = {},
+        watchdog: (interval: Duration, ping: @Sendable () -> Void)? = nil,
         onReload: @escaping @Sendable (ReloadEvent) -> Void = { _ in }, onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws {
         // A missing or read-only state directory is a configuration error no retry can fix.
@@ -106,11 +107,12 @@ public enum StationAgent {
         let intake = EventIntake(store: nil, logger: logger)
         let coordinator = AlarmCoordinator(intake: intake, stateDirectory: settings.stateDirectory, logger: logger)
         let current = CurrentSettings(settings)
+        let liveness = Liveness()
         let devices = DeviceSupervisors<ContinuousClock>(initial: DeviceKey.all(settings), logger: logger, ports: ports, lines: lines) {
             key, ports, lines in
             makeDeviceService(
                 key, settings: current.value, intake: intake, coordinator: coordinator, ports: ports, lines: lines, clock: clock,
-                logger: logger)
+                logger: logger, liveness: liveness)
         }
         let uplink = StoreAndUplink(
             settings: settings, intake: intake, coordinator: coordinator, devices: devices, current: current, clock: clock,
@@ -119,7 +121,13 @@ public enum StationAgent {
         // Graceful shutdown runs in reverse: card sources stop first (no tap is accepted that the
         // drain would not see), then the uplink drains (within its limit), then the alarm inputs:
         // a press is read until the very end, and one the drain missed is sent after the next start.
-        let services: [any Service] = [devices.alarmInputs, uplink, devices.cardSources]
+        var services: [any Service] = [devices.alarmInputs, uplink, devices.cardSources]
+        if let watchdog {
+            // First in the list, so it stops last: the pings go on while the agent drains.
+            services.insert(
+                WatchdogService(interval: watchdog.interval, liveness: liveness, intake: intake, clock: clock, logger: logger, ping: watchdog.ping),
+                at: 0)
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
@@ -200,20 +208,22 @@ public enum StationAgent {
     /// The service of one device, sharing the process's intake and alarm coordinator.
     static func makeDeviceService<C: Clock>(
         _ key: DeviceKey, settings: AgentSettings, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
-        lines: any ModemLineProvider, clock: C, logger: Logger
+        lines: any ModemLineProvider, clock: C, logger: Logger, liveness: Liveness
     ) -> any Service where C.Duration == Duration {
         switch key {
         case .reader(let reader, _):
             return CardReaderService(
                 device: reader, intake: intake, ports: ports, cardIDs: settings.security.cardIDs, clock: clock, logger: logger)
         case .alarmBox(let box):
-            return AlarmBoxService(box: box, intake: intake, coordinator: coordinator, ports: ports, clock: clock, logger: logger)
+            return AlarmBoxService(
+                box: box, intake: intake, coordinator: coordinator, ports: ports, clock: clock, logger: logger, liveness: liveness)
         case .osdpBus(let bus, _):
             return OSDPBusService(
                 bus: bus, intake: intake, coordinator: coordinator, ports: ports, cardIDs: settings.security.cardIDs, clock: clock,
-                logger: logger)
+                logger: logger, liveness: liveness)
         case .alarmButton(let button):
-            return AlarmButtonService(button: button, intake: intake, coordinator: coordinator, lines: lines, clock: clock, logger: logger)
+            return AlarmButtonService(
+                button: button, intake: intake, coordinator: coordinator, lines: lines, clock: clock, logger: logger, liveness: liveness)
         }
     }
 }

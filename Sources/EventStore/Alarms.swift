@@ -124,6 +124,12 @@ extension EventStore {
             stage: AlarmStage(rawValue: row["stage"]) ?? .stored, latchedAt: date(row["latched_at_ms"]))
     }
 
+    /// Runs an empty write transaction: proves the writer (the commit path every append takes)
+    /// is not stuck, without writing anything to disk. For the watchdog.
+    public func probeWriter() async throws {
+        try await live.write { _ in }
+    }
+
     /// A small persistent value (the downlink cursor, say).
     public func metaValue(_ key: String) async throws -> String? {
         try await live.read { db in

@@ -72,32 +72,27 @@ struct Run: AsyncParsableCommand {
                 logger.warning("sd_notify failed", metadata: ["error": "\(error)"])
             }
         }
+        // WATCHDOG=1 only while the agent makes progress (its alarm loops and commit path):
+        // `WatchdogService` decides, the notifier sends.
+        let watchdog = notifier.watchdogInterval.map { interval in
+            (interval: interval, ping: { @Sendable in
+                do {
+                    try notifier.notify(.watchdog)
+                } catch {
+                    logger.warning("watchdog ping failed", metadata: ["error": "\(error)"])
+                }
+            })
+        }
         do {
-            try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    try await StationAgent.run(
-                        settings: settings, logger: logger, metrics: metrics, reloader: .file(options.config),
-                        onReady: {
-                            do {
-                                try notifier.notify([.ready, .status("running: \(settings.readers.count) reader(s)")])
-                            } catch {
-                                logger.warning("sd_notify failed", metadata: ["error": "\(error)"])
-                            }
-                        }, onReload: onReload)
-                    return true
-                }
-                if notifier.watchdogInterval != nil {
-                    group.addTask {
-                        await notifier.feedWatchdog { logger.warning("watchdog ping failed", metadata: ["error": "\($0)"]) }
-                        return false
+            try await StationAgent.run(
+                settings: settings, logger: logger, metrics: metrics, reloader: .file(options.config),
+                onReady: {
+                    do {
+                        try notifier.notify([.ready, .status("running: \(settings.readers.count) reader(s)")])
+                    } catch {
+                        logger.warning("sd_notify failed", metadata: ["error": "\(error)"])
                     }
-                }
-                // Run until the agent stops (or throws), then stop feeding the watchdog.
-                while let agentFinished = try await group.next() {
-                    if agentFinished { break }
-                }
-                group.cancelAll()
-            }
+                }, watchdog: watchdog, onReload: onReload)
             _ = try? notifier.notify(.stopping)
         } catch let error as EventStoreError {
             logger.critical("cannot use the event store", metadata: ["error": "\(error)"])

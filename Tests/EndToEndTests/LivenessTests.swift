@@ -92,4 +92,28 @@ struct LivenessTests {
         #expect(await agent.waitForExit() == 0)
         await platform.stop()
     }
+
+    /// With `WatchdogSec=` (here 2 s: `WATCHDOG_USEC`), the running agent sends `WATCHDOG=1`
+    /// while its alarm loops and commit path make progress (a hung loop withholds them:
+    /// `WatchdogTests`).
+    @Test func aHealthyAgentFeedsTheWatchdog() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        let socket = try NotifySocket(path: station.directory + "/notify.sock")
+        let agent = try ChildProcess(
+            Binaries.agent, ["run", "--config", station.configPath],
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "2000000"])
+        _ = await socket.messages(until: "READY=1")
+        let first = await socket.messages(until: "WATCHDOG=1")
+        #expect(first.last?.contains("WATCHDOG=1") == true, "\(first)\nlog:\n\(agent.log)")
+        let second = await socket.messages(until: "WATCHDOG=1")
+        #expect(second.last?.contains("WATCHDOG=1") == true, "pings go on; log:\n\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await platform.stop()
+    }
 }

@@ -40,11 +40,14 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
     let ports: any SerialPortProvider
     let clock: C
     let logger: Logger
+    /// Marks each input's handling, for the watchdog (``WatchdogService``).
+    let liveness: Liveness
 
     public init(
         box: AlarmBoxConfiguration, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider, clock: C,
-        logger: Logger
+        logger: Logger, liveness: Liveness = Liveness()
     ) {
+        self.liveness = liveness
         self.box = box
         self.intake = intake
         self.coordinator = coordinator
@@ -121,7 +124,10 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
             var lastFrame = clock.now
             var shown: AlarmIndication?
             var wanted: AlarmIndication = .idle
+            defer { liveness.idle(box.name) }
             for await input in inputs {
+                liveness.busy(box.name)
+                defer { liveness.idle(box.name) }
                 let now = origin.duration(to: clock.now)
                 var outputs: [AlarmBoxLinkOutput] = []
                 switch input {

@@ -63,11 +63,14 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
     let lines: any ModemLineProvider
     let clock: C
     let logger: Logger
+    /// Marks each poll, for the watchdog (``WatchdogService``).
+    let liveness: Liveness
 
     public init(
         button: AlarmButtonConfiguration, intake: EventIntake, coordinator: AlarmCoordinator, lines: any ModemLineProvider, clock: C,
-        logger: Logger
+        logger: Logger, liveness: Liveness = Liveness()
     ) {
+        self.liveness = liveness
         self.button = button
         self.intake = intake
         self.coordinator = coordinator
@@ -105,11 +108,14 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                 await health.online("watching \(button.input.rawValue.uppercased()) on \(source.name)")
                 var detector = DryContactDetector(
                     debounce: button.debounce, minimumPress: button.minimumPress, activeWhenClosed: !button.normallyClosed)
+                defer { liveness.idle(button.name) }
                 while !Task.isCancelled {
+                    liveness.busy(button.name)
                     let high = try source.signals()[button.input]
                     for event in detector.sample(active: high, at: origin.duration(to: clock.now)) {
                         try await handle(event)
                     }
+                    liveness.idle(button.name)
                     try await clock.sleep(for: button.pollInterval)
                 }
             } catch let error as SerialError {

@@ -69,11 +69,14 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
     let logger: Logger
     /// Raw numbers or pseudonyms (`[privacy] card_ids`).
     let cardIDs: CardIDPolicy
+    /// Marks each event's handling, for the watchdog (``WatchdogService``).
+    let liveness: Liveness
 
     public init(
         bus: OSDPBusConfiguration, intake: EventIntake, coordinator: AlarmCoordinator, ports: any SerialPortProvider,
-        cardIDs: CardIDPolicy, clock: C, logger: Logger
+        cardIDs: CardIDPolicy, clock: C, logger: Logger, liveness: Liveness = Liveness()
     ) {
+        self.liveness = liveness
         self.cardIDs = cardIDs
         self.bus = bus
         self.intake = intake
@@ -124,6 +127,8 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                     group.addTask { await showAlarmProgress(on: reader, through: driver) }
                 }
                 for await event in driver.events {
+                    liveness.busy(bus.name)
+                    defer { liveness.idle(bus.name) }
                     try await handle(
                         event, driver: driver, readerHealth: &readerHealth, deduplicator: &deduplicator,
                         now: origin.duration(to: clock.now))
