@@ -191,7 +191,7 @@ let package = Package(
             name: "StationSim",
             dependencies: [
                 "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols", "EventModel", "DC09Receiver", "SIADC09",
-                "EventStore", "CSerialShim", "ToolSupport",
+                "EventStore", "CSerialShim", "ToolSupport", "OSDP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import OSDP
 import PlatformEmulator
 import Synchronization
 import VirtualDevices
@@ -21,7 +22,8 @@ struct Chaos: AsyncParsableCommand {
         discussion: """
             Like power-cut (the emulator in this process, two virtual card readers, a virtual alarm \
             box, a real station-agent child killed with SIGKILL --kills times), plus a dry-contact \
-            alarm button pressed every few seconds, and before each round a platform fault drawn at \
+            alarm button pressed every few seconds and an OSDP reader with cards every 700 ms and \
+            its alarm input every 5 s, and before each round a platform fault drawn at \
             random (none, 503, 429, 500, a proxy's 404 and 502 pages, a redirect, a truncated 200, \
             verdicts for other events, a connection dropped before or after storing, a slow answer) \
             and, in some rounds, a full disk for part of the agent's life (its file size limit set \
@@ -102,11 +104,15 @@ struct Chaos: AsyncParsableCommand {
         ]
         let box = try VirtualAlarmBox(linkPath: directory + "/dev/alarm-1", heartbeatInterval: .seconds(2))
         let button = try VirtualAlarmButton(path: directory + "/dev/button-1.lines")
+        // An OSDP bus with one reader whose input 1 is a one-key alarm.
+        let osdp = try VirtualOSDPBus(linkPath: directory + "/dev/osdp-bus", readers: [OSDPPeripheral.Configuration(address: 1, inputCount: 2)])
+        osdp.start()
         defer {
             for reader in readers { reader.device.unplug() }
             box.device.unplug()
+            osdp.stop()
         }
-        let buttonDevice = """
+        let extraDevices = """
             [[device]]
             name = "button-1"
             kind = "alarm-button"
@@ -116,9 +122,22 @@ struct Chaos: AsyncParsableCommand {
             drive = "dtr"
             reopen_initial_ms = 50
             reopen_max_ms = 200
+
+            [[device]]
+            name = "osdp-bus"
+            kind = "osdp-bus"
+            port = "\(osdp.linkPath)"
+            purpose = "check-in"
+            reopen_initial_ms = 50
+            reopen_max_ms = 200
+
+            [[device.reader]]
+            address = 1
+            name = "osdp-entrance"
+            alarm_input = 1
             """
         let configPath = directory + "/station.toml"
-        try PowerCut.configuration(port: port, directory: directory, stationID: Self.stationID, extraDevices: buttonDevice)
+        try PowerCut.configuration(port: port, directory: directory, stationID: Self.stationID, extraDevices: extraDevices)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         let logPath = directory + "/agent.log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -133,6 +152,19 @@ struct Chaos: AsyncParsableCommand {
                 while load.running.load(ordering: .relaxed) {
                     try? await button.hold(for: .milliseconds(500))
                     try await Task.sleep(for: .milliseconds(2500))
+                }
+            }
+            group.addTask {
+                // A card on the OSDP reader every 700 ms, and its alarm input every 5 s.
+                var index: UInt32 = 0
+                while load.running.load(ordering: .relaxed) {
+                    if let reader = osdp.reader(1) {
+                        try? reader.presentCard(WiegandCard(format: .wiegand26, facilityCode: 77, cardNumber: 1000 + index % 60_000))
+                        if index % 7 == 3 { reader.setInput(1, active: true) }
+                        if index % 7 == 4 { reader.setInput(1, active: false) }
+                    }
+                    index += 1
+                    try await Task.sleep(for: .milliseconds(700))
                 }
             }
             var done = 0
@@ -166,6 +198,7 @@ struct Chaos: AsyncParsableCommand {
             let last = try KilledAgent(path: agentPath, configPath: configPath, logPath: logPath)
             try await Task.sleep(for: .seconds(1))
             load.running.store(false, ordering: .relaxed)
+            try await group.next()
             try await group.next()
             try await group.next()
             let verdict = try await PowerCut.drain(
