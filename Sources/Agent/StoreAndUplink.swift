@@ -33,6 +33,9 @@ struct StoreAndUplink<C: Clock>: Service where C.Duration == Duration {
         guard let store = try await openStore() else { return }  // shut down before it opened
         // Only the cheap checks ran at open; IntegrityCheckService runs quick_check after ready.
         store.clockSynchronized = SystemClockSource().isSynchronized()
+        // Every event keeps the station it was recorded under (a reload that changes the id
+        // changes it for the events after).
+        store.stationID = settings.stationID
         if settings.dc09 != nil {
             // Before any device event is stored, so no alarm can slip in ahead of the cursor.
             try await DC09Cursor.prepare(in: store)

@@ -151,9 +151,13 @@ public struct StoredEvent: Sendable, Hashable {
     /// The id of the boot the event was stored in (Linux `boot_id`), if known: with
     /// `monotonicNanos` it places the event on one machine timeline even when the wall clock is wrong.
     public var bootID: String?
+    /// The station the event was recorded under (`[station] id` then); nil for events stored
+    /// before the store kept it, which go out as the current station.
+    public var stationID: String?
 
-    public init(seq: Int64, id: String, event: NewEvent, storedAt: Date, bootID: String? = nil) {
+    public init(seq: Int64, id: String, event: NewEvent, storedAt: Date, bootID: String? = nil, stationID: String? = nil) {
         self.bootID = bootID
+        self.stationID = stationID
         self.seq = seq
         self.id = id
         self.event = event

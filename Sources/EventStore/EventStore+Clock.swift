@@ -57,6 +57,7 @@ extension EventStore {
     {
         let bootID = self.bootID
         let synchronized = clockSynchronized
+        let station = stationID
         let result = try await live.write { db -> ClockCorrection in
             let own = "(occurred_at_ms - monotonic_ns / 1000000)"
             let before = "boot_id IS ? AND monotonic_ns <= ? AND abs(\(own) - ?) < abs(\(own) - ?)"
@@ -75,7 +76,7 @@ extension EventStore {
                 kind: .clockJump, device: "agent",
                 detail: EventStore.clockJumpDetail(jump, bootID: bootID, corrected: corrected, alreadyDelivered: alreadyDelivered),
                 occurredAt: occurredAt, monotonicNanos: monotonicNanos)
-            let report = try EventStore.insert([event], bootID: bootID, clockSynchronized: synchronized, db: db)[0]
+            let report = try EventStore.insert([event], bootID: bootID, clockSynchronized: synchronized, stationID: station, db: db)[0]
             try db.execute(
                 sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 arguments: [ClockMetaKey.reference, "\(bootID ?? "-") \(jump.newOffsetMs)"])

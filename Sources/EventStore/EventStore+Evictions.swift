@@ -39,6 +39,7 @@ extension EventStore {
     public func reportEvictedTaps(occurredAt: Date = Date()) async throws -> StoredEvent? {
         let bootID = self.bootID
         let synchronized = clockSynchronized
+        let station = stationID
         let stored = try await live.write { db -> StoredEvent? in
             guard
                 let text = try String.fetchOne(
@@ -52,7 +53,7 @@ extension EventStore {
                 kind: .eventsEvicted, device: "event-store",
                 detail: EventStore.eventsEvictedDetail(count: parts[0], firstSeq: parts[1], lastSeq: parts[2], total: total),
                 occurredAt: occurredAt)
-            return try EventStore.insert([event], bootID: bootID, clockSynchronized: synchronized, db: db)[0]
+            return try EventStore.insert([event], bootID: bootID, clockSynchronized: synchronized, stationID: station, db: db)[0]
         }
         if stored != nil { doorbell.ring(.normal) }
         return stored

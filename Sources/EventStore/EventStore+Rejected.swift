@@ -86,3 +86,39 @@ extension EventStore {
         return seqs.sorted()
     }
 }
+
+/// Events recorded under another station id (`[station] id` changed since): they go out as the
+/// station that recorded them; if the platform refuses that, an operator sends them as this one.
+extension EventStore {
+    /// Undelivered events recorded under a station id other than `current`, by that id.
+    public func undeliveredUnderOtherStations(current: String) async throws -> [String: Int] {
+        try await live.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT station_id, COUNT(*) AS n FROM events
+                    WHERE delivered_at_ms IS NULL AND station_id IS NOT NULL AND station_id != ? GROUP BY station_id
+                    """,
+                arguments: [current])
+            {
+                counts[row["station_id"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    /// Relabels the undelivered events recorded under another station id as `current`, so that
+    /// they go out as this station. Returns how many.
+    @discardableResult
+    public func relabelUndelivered(as current: String) async throws -> Int {
+        let changed = try await live.write { db -> Int in
+            try db.execute(
+                sql: "UPDATE events SET station_id = ? WHERE delivered_at_ms IS NULL AND station_id IS NOT NULL AND station_id != ?",
+                arguments: [current, current])
+            return db.changesCount
+        }
+        if changed > 0 { for lane in Lane.allCases { doorbell.ring(lane) } }
+        return changed
+    }
+}

@@ -15,6 +15,8 @@ final class LiveDatabase: Sendable {
         var runTimeSalvages: [SalvageReport] = []
         /// Whether the wall clock is synchronised, stamped on events that do not say (nil: unknown).
         var clockSynchronized: Bool?
+        /// The station id stamped on every event stored (nil: none kept).
+        var stationID: String?
     }
 
     /// What a recovery needs; nil for a read-only or in-memory store (never recovered).
@@ -94,6 +96,13 @@ extension EventStore {
         set { live.state.withLock { $0.clockSynchronized = newValue } }
     }
 
+    /// The station id (`[station] id`) stamped on every event stored from now on, so that each
+    /// event is sent as the station it was recorded under even after the id changes.
+    public var stationID: String? {
+        get { live.state.withLock { $0.stationID } }
+        set { live.state.withLock { $0.stationID = newValue } }
+    }
+
     /// What run-time corruption recovery did in this process, oldest first.
     public var runTimeSalvages: [SalvageReport] { live.state.withLock { $0.runTimeSalvages } }
 
@@ -102,11 +111,11 @@ extension EventStore {
     static func commitOnce(
         _ events: [NewEvent], live: LiveDatabase, policy: StoragePolicy, bootID: String?, path: String?, logger: Logger
     ) async throws -> [StoredEvent] {
-        let synchronized = live.state.withLock { $0.clockSynchronized }
+        let (synchronized, station) = live.state.withLock { ($0.clockSynchronized, $0.stationID) }
         do {
             return try await live.write { db in
                 try EventStore.makeRoom(for: events, policy: policy, db: db)
-                return try EventStore.insert(events, bootID: bootID, clockSynchronized: synchronized, db: db)
+                return try EventStore.insert(events, bootID: bootID, clockSynchronized: synchronized, stationID: station, db: db)
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && events.contains(where: { $0.lane == .alarm }) {
             // An alarm must find room: drop delivered events, then the oldest taps, to free
@@ -118,7 +127,7 @@ extension EventStore {
                         defer { freed += 1 }
                         return freed < 4
                     }
-                    return try EventStore.insert(events, bootID: bootID, clockSynchronized: synchronized, db: db)
+                    return try EventStore.insert(events, bootID: bootID, clockSynchronized: synchronized, stationID: station, db: db)
                 }
                 logger.warning("storage full: evicted events to store an alarm", metadata: ["store.path": "\(path ?? ":memory:")"])
                 return stored

@@ -278,9 +278,10 @@ public final class EventStore: Sendable {
     // MARK: Reading
 
     /// The oldest undelivered events of `lane`, in sequence order, at most `limit`, with a sequence
-    /// number greater than `afterSeq`.
+    /// number greater than `afterSeq`, all recorded under one station (a batch goes to one
+    /// station's route: it ends before the first event of another).
     public func nextBatch(lane: Lane, limit: Int, afterSeq: Int64 = 0) async throws -> [StoredEvent] {
-        try await live.read { db in
+        let events = try await live.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -291,6 +292,8 @@ public final class EventStore: Sendable {
                 arguments: [lane.rawValue, afterSeq, limit]
             ).map(EventStore.decode)
         }
+        guard let first = events.first, let other = events.firstIndex(where: { $0.stationID != first.stationID }) else { return events }
+        return Array(events[..<other])
     }
 
     /// Every event in sequence order after `afterSeq` (delivered or not), at most `limit`.
@@ -416,18 +419,25 @@ public final class EventStore: Sendable {
             // find them without scanning the delivered ones.
             try db.execute(sql: "CREATE INDEX events_rejected ON events(lane, seq) WHERE outcome = 'rejected'")
         }
+        migrator.registerMigration("v7-station-id") { db in
+            // The station an event was recorded under: it is sent as that station after an id
+            // change (NULL for events stored before: sent as the current station).
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN station_id TEXT")
+        }
         return migrator
     }
 
     static let columns =
-        "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms, boot_id, clock_synchronized, original_occurred_at_ms"
+        "seq, id, kind, device, purpose, card_uid, card_format, detail, related, occurred_at_ms, monotonic_ns, stored_at_ms, boot_id, clock_synchronized, original_occurred_at_ms, station_id"
 
-    static func insert(_ events: [NewEvent], bootID: String?, clockSynchronized: Bool? = nil, db: Database) throws -> [StoredEvent] {
+    static func insert(
+        _ events: [NewEvent], bootID: String?, clockSynchronized: Bool? = nil, stationID: String? = nil, db: Database
+    ) throws -> [StoredEvent] {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO events (id, kind, lane, device, purpose, card_uid, card_format, detail, related,
-                  occurred_at_ms, monotonic_ns, boot_id, stored_at_ms, clock_synchronized)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  occurred_at_ms, monotonic_ns, boot_id, stored_at_ms, clock_synchronized, station_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let now = Date()
         let nowMs = milliseconds(now)
@@ -439,9 +449,10 @@ public final class EventStore: Sendable {
             try statement.execute(arguments: [
                 id, event.kind.rawValue, event.lane.rawValue, event.device, event.purpose, event.card?.uid,
                 event.card.map(storedCardFormat), event.detail, event.related, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
-                bootID, nowMs, event.clockSynchronized,
+                bootID, nowMs, event.clockSynchronized, stationID,
             ])
-            stored.append(StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs), bootID: bootID))
+            stored.append(
+                StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs), bootID: bootID, stationID: stationID))
         }
         return stored
     }
@@ -459,7 +470,9 @@ public final class EventStore: Sendable {
             kind: kind, device: row["device"], purpose: row["purpose"], card: card, detail: row["detail"],
             related: row["related"], occurredAt: date(row["occurred_at_ms"]), monotonicNanos: UInt64(bitPattern: row["monotonic_ns"]),
             clockSynchronized: row["clock_synchronized"], originalOccurredAt: (row["original_occurred_at_ms"] as Int64?).map(date))
-        return StoredEvent(seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]), bootID: row["boot_id"])
+        return StoredEvent(
+            seq: row["seq"], id: row["id"], event: event, storedAt: date(row["stored_at_ms"]), bootID: row["boot_id"],
+            stationID: row["station_id"])
     }
 
     /// The `card_format` column holds the reader's format, followed by `;` and the uid's kind

@@ -184,8 +184,9 @@ extension EventStore {
     private static let salvagedColumnNames = [
         "seq", "id", "kind", "lane", "device", "purpose", "card_uid", "card_format", "detail", "related", "occurred_at_ms",
         "monotonic_ns", "boot_id", "stored_at_ms", "delivered_at_ms", "outcome", "outcome_reason",
-        // v5-clock-status: absent from a file older than that migration, read as NULL then.
-        "clock_synchronized", "original_occurred_at_ms",
+        // v5-clock-status and v7-station-id: absent from a file older than those migrations,
+        // read as NULL then.
+        "clock_synchronized", "original_occurred_at_ms", "station_id",
     ]
     private static let salvageColumns = salvagedColumnNames.joined(separator: ", ")
 

@@ -140,10 +140,11 @@ struct Status: AsyncParsableCommand {
         let lastReload = try await store.metaValue(AgentGenerations<ContinuousClock>.lastReloadKey)
         let faults = try await PlatformFault.readAll(from: store)
         let rejected = try await store.rejectedCounts()
+        let otherStations = try await store.undeliveredUnderOtherStations(current: settings.stationID)
         print(
             StatusReport.render(
                 summary, station: settings.stationID, now: now, drain: drain, lastReload: lastReload, faults: faults,
-                rejected: rejected))
+                rejected: rejected, otherStations: otherStations))
     }
 }
 

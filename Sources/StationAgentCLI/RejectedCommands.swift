@@ -44,6 +44,33 @@ struct Rejected: AsyncParsableCommand {
     }
 }
 
+/// `station-agent relabel`: sends the events recorded under an earlier station id as this one.
+struct Relabel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send the queued events recorded under an earlier station id as this station (when the platform refuses the old id).",
+        discussion: """
+            After `[station] id` changes, events recorded before still go out as the station that \
+            recorded them. If the platform refuses that id (`status` names the fault), this command \
+            relabels them with the current id. Run it as the agent's user; the running agent picks \
+            them up within a minute.
+            """)
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let (_, settings) = try loadSettings(path: options.config)
+        let store: EventStore
+        do {
+            store = try EventStore.open(directory: settings.stateDirectory, policy: StoragePolicy(integrityCheckAtOpen: false))
+        } catch {
+            printError("\(error)\nRun this as the agent's user: sudo -u station-agent station-agent relabel ...")
+            throw ExitCode(1)
+        }
+        let changed = try await store.relabelUndelivered(as: settings.stationID)
+        print("relabelled \(changed) queued event(s) as station \(settings.stationID)")
+    }
+}
+
 /// `station-agent requeue`: sends rejected events again (after the platform was fixed).
 struct Requeue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,7 +7,7 @@ import Foundation
 enum StatusReport {
     static func render(
         _ summary: QueueSummary, station: String, now: Date, drain: DrainCounts? = nil, lastReload: String? = nil,
-        faults: [PlatformFault] = [], rejected: [Lane: Int] = [:]
+        faults: [PlatformFault] = [], rejected: [Lane: Int] = [:], otherStations: [String: Int] = [:]
     ) -> String {
         var lines = ["station \(station)"]
         for lane in Lane.allCases {
@@ -35,6 +35,11 @@ enum StatusReport {
             var line = "  rejected by the platform, kept for an operator: \(rejectedTotal)"
             if let alarms = rejected[.alarm], alarms > 0 { line += " (\(alarms) alarm(s), sent again every 5 min)" }
             lines.append(line + "; `station-agent rejected` lists them, `station-agent requeue` sends them again")
+        }
+        for (other, count) in otherStations.sorted(by: { $0.key < $1.key }) {
+            lines.append(
+                "  queued as station \(other) (recorded before the id changed): \(count); they go out as \(other), "
+                    + "`station-agent relabel` sends them as \(station) if the platform refuses \(other)")
         }
         if let drain {
             lines += BacklogProgress(

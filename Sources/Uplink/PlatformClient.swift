@@ -26,6 +26,15 @@ public struct PlatformEndpoint: Sendable, Hashable {
     }
 
     var ingestURL: String { baseURL + PlatformAPI.ingestPath(stationID: station.id) }
+
+    /// The endpoint for events recorded under `stationID` (nil: this station): after a change of
+    /// `[station] id`, older events still go out as the station that recorded them.
+    func recordedUnder(_ stationID: String?) -> PlatformEndpoint {
+        guard let stationID, stationID != station.id else { return self }
+        var other = self
+        other.station = WireStation(id: stationID, location: nil)
+        return other
+    }
 }
 
 /// Why a delivery attempt failed, classified once for every caller (docs/platform-api.md,
@@ -153,6 +162,8 @@ public final class PlatformClient: Sendable {
         // A second attempt only when the first was refused (401) with a `Date` that corrected
         // the clock: a kiosk whose clock is off signs a stale timestamp, and the corrected
         // signature goes at once instead of after a backoff.
+        // The batch is one station's (`EventStore.nextBatch`): the one that recorded it.
+        let endpoint = self.endpoint.recordedUnder(events.first?.stationID)
         for attempt in 1...2 {
             let offset = clock.offset
             let body = IngestRequest(

@@ -137,6 +137,40 @@ struct StationEndToEndTests {
         await platform.stop()
     }
 
+    /// Events recorded under one station id still go out as that station after the id changes
+    /// (the store keeps it per event); new ones go out under the new id.
+    @Test func eventsKeepTheStationIDTheyWereRecordedUnder() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let database = station.directory + "/platform.sqlite"
+        var platform = try await EmulatorProcess(database: database)
+        let port = platform.port
+        try station.writeConfig(platformURL: platform.baseURL)
+        await platform.stop()  // the platform is down while the taps are recorded
+        var agent = try station.startAgent()
+        for index in 0..<3 { try station.readers["reader-1"]!.tap(uid: String(format: "%010X", 0x4F_0000_0000 + index)) }
+        #expect(await eventually {
+            try await EventStore.openReadOnly(directory: station.stateDirectory).summary().lanes[.normal]?.count ?? 0 >= 4
+        }, "log:\n\(agent.log)")
+        await agent.stop()
+
+        // The kiosk is given another id, and the platform comes back.
+        let text = try String(contentsOfFile: station.configPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "id = \"ST-E2E\"", with: "id = \"ST-NEW\"")
+            .write(toFile: station.configPath, atomically: true, encoding: .utf8)
+        platform = try await EmulatorProcess(database: database, port: port)
+        agent = try station.startAgent()
+        try station.readers["reader-1"]!.tap(uid: "4F000000FF")
+        #expect(await eventually {
+            let old = Self.cardTaps(try await platform.received(station: "ST-E2E"))
+            let new = Self.cardTaps(try await platform.received(station: "ST-NEW"))
+            return old.count == 3 && new.count == 1
+        }, "old taps as ST-E2E, the new one as ST-NEW; log:\n\(agent.log)")
+        #expect(try await Self.cardTaps(platform.received(station: "ST-NEW")).first?.event.card?.uid == "4F000000FF")
+        await agent.stop()
+        await platform.stop()
+    }
+
     @Test func connectionsDroppedBeforeAndAfterStoringLoseNothingAndDuplicatesAreDiscarded() async throws {
         let station = try Station(readers: [("reader-1", .rdm6300)])
         defer { station.remove() }

@@ -131,6 +131,7 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
                                     DeviceMetrics.forget(removed)
                                 }
                                 settings = next.settings
+                                store.stationID = settings.stationID
                                 await applied(settings)
                             } catch {
                                 try? await next.http.shutdown()
