@@ -134,6 +134,40 @@ struct FaultMatrixTests {
         await platform.stop()
     }
 
+    /// A TLS failure (the agent speaks https to a plain-http server: the handshake fails) keeps
+    /// the queue on both lanes like any other failure to get an answer; `status` names it.
+    @Test func aTLSFailureKeepsTheQueueUntilItIsFixed() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(2))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        let https = platform.baseURL.replacingOccurrences(of: "http://", with: "https://")
+        try station.writeConfig(platformURL: https, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        var agent = try station.startAgent()
+        try station.readers["reader-1"]!.tap(uid: "7E00000001")
+        box.press()
+        func store() throws -> EventStore { try EventStore.openReadOnly(directory: station.stateDirectory) }
+        let failing = await eventually {
+            Set(try await PlatformFault.readAll(from: store()).filter { $0.summary == "unreachable" }.map(\.lane)) == [.alarm, .normal]
+        }
+        #expect(failing, "both lanes record the TLS failure; log:\n\(agent.log)")
+        let status = try await station.agentCommand("status")
+        #expect(status.contains("platform unreachable since"), "\(status)")
+        #expect(try await store().rejectedCounts().isEmpty, "a TLS failure rejects nothing")
+        await agent.stop()
+
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        agent = try station.startAgent()
+        let arrived = await eventually {
+            let received = try await platform.received()
+            return received.contains { $0.event.card?.uid == "7E00000001" } && received.contains { $0.event.kind == "alarm" }
+        }
+        #expect(arrived, "everything arrives once TLS is fixed; log:\n\(agent.log)")
+        await agent.stop()
+        await platform.stop()
+    }
+
     @Test func aWrongURLPathKeepsTheQueueUntilTheURLIsFixed() async throws {
         let station = try Station(readers: [("reader-1", .rdm6300)])
         defer { station.remove() }
