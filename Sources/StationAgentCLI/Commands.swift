@@ -36,6 +36,20 @@ func loadSettings(path: String) throws -> (StationConfiguration, AgentSettings) 
     }
 }
 
+/// The store of `settings` for a command that runs beside the agent: read-only (`status`,
+/// `rejected`), or writable for one that changes it (`requeue`, `relabel`; run as the agent's
+/// user). A store that cannot be opened is one line on standard error and exit status 1.
+func openStore(_ settings: AgentSettings, forWriting: Bool, command: String) throws -> EventStore {
+    do {
+        return forWriting
+            ? try EventStore.open(directory: settings.stateDirectory, policy: StoragePolicy(integrityCheckAtOpen: false))
+            : try EventStore.openReadOnly(directory: settings.stateDirectory)
+    } catch {
+        printError(forWriting ? "\(error)\nRun this as the agent's user: sudo -u station-agent station-agent \(command) ..." : "\(error)")
+        throw ExitCode(1)
+    }
+}
+
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
 }
@@ -127,13 +141,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let (_, settings) = try loadSettings(path: options.config)
-        let store: EventStore
-        do {
-            store = try EventStore.openReadOnly(directory: settings.stateDirectory)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(1)
-        }
+        let store = try openStore(settings, forWriting: false, command: "status")
         let now = Date()
         let summary = try await store.summary(now: now)
         let drain = try await store.drainCounts(now: now)

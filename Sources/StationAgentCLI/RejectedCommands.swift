@@ -16,13 +16,7 @@ struct Rejected: AsyncParsableCommand {
 
     func run() async throws {
         let (_, settings) = try loadSettings(path: options.config)
-        let store: EventStore
-        do {
-            store = try EventStore.openReadOnly(directory: settings.stateDirectory)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(1)
-        }
+        let store = try openStore(settings, forWriting: false, command: "rejected")
         let rejected = try await store.rejectedEvents(limit: max(1, limit))
         print(Self.render(rejected))
     }
@@ -59,13 +53,7 @@ struct Relabel: AsyncParsableCommand {
 
     func run() async throws {
         let (_, settings) = try loadSettings(path: options.config)
-        let store: EventStore
-        do {
-            store = try EventStore.open(directory: settings.stateDirectory, policy: StoragePolicy(integrityCheckAtOpen: false))
-        } catch {
-            printError("\(error)\nRun this as the agent's user: sudo -u station-agent station-agent relabel ...")
-            throw ExitCode(1)
-        }
+        let store = try openStore(settings, forWriting: true, command: "relabel")
         let changed = try await store.relabelUndelivered(as: settings.stationID)
         print("relabelled \(changed) queued event(s) as station \(settings.stationID)")
     }
@@ -96,13 +84,7 @@ struct Requeue: AsyncParsableCommand {
 
     func run() async throws {
         let (_, settings) = try loadSettings(path: options.config)
-        let store: EventStore
-        do {
-            store = try EventStore.open(directory: settings.stateDirectory, policy: StoragePolicy(integrityCheckAtOpen: false))
-        } catch {
-            printError("\(error)\nRun this as the agent's user: sudo -u station-agent station-agent requeue ...")
-            throw ExitCode(1)
-        }
+        let store = try openStore(settings, forWriting: true, command: "requeue")
         let requeued = try await store.requeueRejected(seqs: all ? nil : seqs)
         let missed = Set(seqs).subtracting(requeued).sorted()
         print("requeued \(requeued.count) event(s); the running agent sends them within a minute")

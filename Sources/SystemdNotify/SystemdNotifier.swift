@@ -70,12 +70,8 @@ public struct SystemdNotifyError: Error, Sendable, CustomStringConvertible {
 /// ```swift
 /// let notifier = SystemdNotifier()
 /// try notifier.notify([.ready, .status("reading 2 devices")])
-/// if let period = notifier.watchdogInterval {
-///     while !Task.isCancelled {
-///         try notifier.notify([.watchdog])
-///         try await Task.sleep(for: period)
-///     }
-/// }
+/// // every `notifier.watchdogInterval`, while the agent makes progress (the agent's WatchdogService):
+/// try notifier.notify(.watchdog)
 /// ```
 public struct SystemdNotifier: Sendable {
     /// The `NOTIFY_SOCKET` value, or `nil` when not started by systemd with `Type=notify`.
@@ -120,28 +116,6 @@ public struct SystemdNotifier: Sendable {
     @discardableResult
     public func notify(_ state: NotifyState) throws(SystemdNotifyError) -> Bool {
         try notify([state])
-    }
-
-    /// Sends ``NotifyState/watchdog`` every ``watchdogInterval`` until the calling task is
-    /// cancelled. Returns at once when no watchdog is configured. A failed send is passed to
-    /// `onError` and the loop goes on (systemd restarts the service if pings stay missing).
-    ///
-    /// Call it from a `Service` in the agent's `ServiceGroup` (cancelled on graceful shutdown),
-    /// so that the pings stop when the agent does.
-    public func feedWatchdog(onError: (SystemdNotifyError) -> Void = { _ in }) async {
-        guard socket != nil, let period = watchdogInterval else { return }
-        while !Task.isCancelled {
-            do {
-                try notify(.watchdog)
-            } catch {
-                onError(error)
-            }
-            do {
-                try await Task.sleep(for: period)
-            } catch {
-                return
-            }
-        }
     }
 
     // MARK: - Internals

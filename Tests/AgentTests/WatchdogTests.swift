@@ -13,7 +13,13 @@ import Testing
     /// A monotonic instant a test moves by hand.
     final class ManualInstant: Sendable {
         private let value = Mutex(ContinuousClock.now)
-        var now: ContinuousClock.Instant { value.withLock { $0 } }
+        private let readCount = Mutex(0)
+        var now: ContinuousClock.Instant {
+            readCount.withLock { $0 += 1 }
+            return value.withLock { $0 }
+        }
+        /// How often `now` was read: the watchdog reads it once per check.
+        var reads: Int { readCount.withLock { $0 } }
         func advance(_ duration: Duration) { value.withLock { $0 = $0.advanced(by: duration) } }
     }
 
@@ -68,8 +74,12 @@ import Testing
             }, "the service saw the hung loop and withheld its ping")
             let whileHung = pings.value
             for _ in 0..<3 {
-                await clock.advance(by: .seconds(15))
-                try await Task.sleep(for: .milliseconds(20))
+                // Each advance wakes the service for one more check (it reads the instant then).
+                let checks = instant.reads
+                #expect(await eventually {
+                    await clock.advance(by: .seconds(15))
+                    return instant.reads > checks
+                }, "the service checked again")
             }
             #expect(pings.value == whileHung, "no ping while the loop is hung")
             liveness.idle("button-1")

@@ -53,7 +53,6 @@ struct FaultMatrixTests {
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
         let agent = try station.startAgent()
-        defer { Task { await agent.stop() } }
         func store() throws -> EventStore { try EventStore.openReadOnly(directory: station.stateDirectory) }
         let online = await eventually { try await platform.received().contains { $0.event.kind == EventKind.agentStarted.rawValue } }
         try #require(online, "agent log:\n\(agent.log)")
@@ -111,7 +110,6 @@ struct FaultMatrixTests {
             platformURL: platform.baseURL, extraPlatform: "timeout_ms = 1000", extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
         try await platform.setFaults(#"{"answer": "stalled"}"#)
         let agent = try station.startAgent()
-        defer { Task { await agent.stop() } }
         func store() throws -> EventStore { try EventStore.openReadOnly(directory: station.stateDirectory) }
         try station.readers["reader-1"]!.tap(uid: "7C00000001")
         box.press()

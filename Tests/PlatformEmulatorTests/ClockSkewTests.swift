@@ -34,7 +34,8 @@ struct ClockSkewTests {
                 storedAt: pressedAt, bootID: "boot-1")
             let results = try await platform.send([alarm])
             #expect(results[alarm.id]?.status == .accepted, "accepted on the immediate second attempt")
-            #expect(abs(skewed.offset - 7200) <= 2, "offset learnt from the Date header: \(skewed.offset)")
+            // Within the round trip (long on a loaded machine): far inside the 300 s signature window.
+            #expect(abs(skewed.offset - 7200) <= 15, "offset learnt from the Date header: \(skewed.offset)")
 
             let received = try #require(try await receivedPage(client).events.first?.event)
             #expect(received.clockCorrected == true)

@@ -41,7 +41,7 @@ public struct PlatformFault: Sendable, Hashable {
     /// Every lane's recorded fault, alarm lane first.
     public static func readAll(from store: EventStore) async throws -> [PlatformFault] {
         var faults: [PlatformFault] = []
-        for lane in Lane.allCases.sorted(by: { ($0 == .alarm ? 0 : 1) < ($1 == .alarm ? 0 : 1) }) {
+        for lane in [Lane.alarm, .normal] {
             if let fault = try await read(lane, from: store) { faults.append(fault) }
         }
         return faults

@@ -31,7 +31,7 @@ struct DeviceHealth {
             await intake.append(NewEvent(kind: .deviceOnline, device: name, purpose: purpose, detail: detail))
             logger.notice("device back", metadata: ["device": "\(name)", "detail": "\(detail)"])
         }
-        await recordState(.online, detail: detail)
+        await intake.recordDeviceState(name, state: .online, detail: detail)
         await coordinator?.setFault(name, false)
         DeviceMetrics.online(name, reconnected: state == .offline)
         state = .online
@@ -42,15 +42,10 @@ struct DeviceHealth {
     mutating func offline(_ detail: String, kind: EventKind = .deviceOffline) async {
         guard state != .offline else { return }
         await intake.append(NewEvent(kind: kind, device: name, purpose: purpose, detail: detail))
-        await recordState(.offline, detail: detail)
+        await intake.recordDeviceState(name, state: .offline, detail: detail)
         await coordinator?.setFault(name, true)
         DeviceMetrics.offline(name)
         logger.warning("device not available", metadata: ["device": "\(name)", "detail": "\(detail)", "event": "\(kind.rawValue)"])
         state = .offline
-    }
-
-    /// The state `status` shows; best effort (it is not an event, and the next change writes it).
-    private func recordState(_ state: DeviceState, detail: String) async {
-        await intake.recordDeviceState(name, state: state, detail: detail)
     }
 }
