@@ -7,6 +7,7 @@ import Glibc
 #endif
 import Logging
 import OSDP
+import PlatformAPI
 import PlatformEmulator
 import Synchronization
 import VirtualDevices
@@ -30,8 +31,8 @@ struct Chaos: AsyncParsableCommand {
             to 0 with prlimit(2), so every write fails as on a full disk). After the last kill the \
             faults clear, the agent drains and is stopped, and the checker compares. The last line \
             reads `kills=N accepted=A lost=L duplicates=D rejected_wrongly=R`; the exit status is \
-            non-zero if L or R is above 0 or a sequence number is missing. Clock jumps are not \
-            injected: the machine's clock cannot be moved from a test.
+            non-zero if L or R is above 0 or a sequence number is missing. Requests are signed. \
+            Clock jumps are not injected (docs/reliability.md says why).
             """)
 
     @Option(help: "How many times to kill the agent.") var kills = 20
@@ -82,8 +83,17 @@ struct Chaos: AsyncParsableCommand {
         }
         let seed = self.seed ?? UInt64(Date().timeIntervalSince1970 * 1000)
         PowerCut.say("chaos: seed=\(seed) kills=\(kills) taps-per-second=\(tapsPerSecond) workdir=\(directory)")
+        // Requests are signed (HMAC, with a key drawn from the seed), as in a district that
+        // requires it: every resend after a fault is signed afresh, with a new nonce.
+        var keyBytes = SplitMix64(seed: seed ^ 0x5EED)
+        let keyHex = (0..<4).map { _ in String(format: "%016llx", keyBytes.next()) }.joined()
+        FileManager.default.createFile(
+            atPath: directory + "/signing.key", contents: Data(keyHex.utf8), attributes: [.posixPermissions: 0o600])
+        guard case .success(let key) = HMACKey.parse(hex: keyHex) else { throw DemoFailure("chaos: the generated signing key does not parse") }
         let faults = FaultInjector()
-        let verdict = try await SimulatorSupport.withEmulator(databasePath: directory + "/platform.sqlite", faults: faults) { port, store in
+        let verdict = try await SimulatorSupport.withEmulator(
+            databasePath: directory + "/platform.sqlite", faults: faults, signingKeys: SigningKeyring(defaultKey: key)
+        ) { port, store in
             try await rounds(port: port, store: store, faults: faults, directory: directory, agentPath: agentPath, seed: seed)
         }
         for problem in verdict.problems.prefix(20) { PowerCut.say("chaos: PROBLEM \(problem)") }
@@ -137,7 +147,9 @@ struct Chaos: AsyncParsableCommand {
             alarm_input = 1
             """
         let configPath = directory + "/station.toml"
-        try PowerCut.configuration(port: port, directory: directory, stationID: Self.stationID, extraDevices: extraDevices)
+        try PowerCut.configuration(
+            port: port, directory: directory, stationID: Self.stationID,
+            extraPlatform: "signing_key_file = \"\(directory)/signing.key\"", extraDevices: extraDevices)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         let logPath = directory + "/agent.log"
         FileManager.default.createFile(atPath: logPath, contents: nil)

@@ -210,7 +210,9 @@ struct PowerCut: AsyncParsableCommand {
             rejected: committed.filter { $0.outcome == .rejected }.count)
     }
 
-    static func configuration(port: Int, directory: String, stationID: String, extraDevices: String = "") -> String {
+    static func configuration(
+        port: Int, directory: String, stationID: String, extraPlatform: String = "", extraDevices: String = ""
+    ) -> String {
         """
         # Written by `station-sim power-cut` or `chaos`.
         [station]
@@ -223,6 +225,7 @@ struct PowerCut: AsyncParsableCommand {
         batch_size = 100
         retry_initial_ms = 50
         retry_max_ms = 500
+        \(extraPlatform)
 
         [privacy]
         # The test compares the card numbers it taps with what the platform received.

@@ -37,13 +37,15 @@ enum SimulatorSupport {
     /// `body` runs with that port and the emulator's store; then shuts the emulator down
     /// gracefully.
     static func withEmulator<T: Sendable>(
-        databasePath: String, faults: FaultInjector = FaultInjector(),
+        databasePath: String, faults: FaultInjector = FaultInjector(), signingKeys: SigningKeyring = SigningKeyring(),
         _ body: @escaping @Sendable (_ port: Int, _ store: EmulatorStore) async throws -> T
     ) async throws -> T {
         let store = try EmulatorStore(path: databasePath)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        var configuration = EmulatorConfiguration(host: "127.0.0.1", port: 0, databasePath: databasePath)
+        configuration.signingKeys = signingKeys
         let app = buildEmulatorApplication(
-            configuration: EmulatorConfiguration(host: "127.0.0.1", port: 0, databasePath: databasePath),
+            configuration: configuration,
             store: store, logger: Logger(label: "station.platform"), faults: faults
         ) { port in
             portContinuation.yield(port)
