@@ -8,8 +8,9 @@ import Synchronization
 /// A simulated alarm receiving centre: a TCP server that decodes DC-09 frames, answers ACK, NAK
 /// or DUH (``DC09ReceiverLogic``), and keeps every message for tests.
 ///
-/// It can be told to stay silent (a receiver that is down but accepts connections) or to NAK
-/// the next N messages, to exercise a transmitter's retries.
+/// It can be told to stay silent (a receiver that is down but accepts connections), to stop
+/// reading its connections altogether (a hung receiver: the kernel accepts and buffers, nobody
+/// reads), or to NAK the next N messages, to exercise a transmitter's retries and deadlines.
 ///
 /// ```swift
 /// let receiver = try await DC09ReceiverServer.start(policy: .init(accounts: [account: nil]), logger: logger)
@@ -48,6 +49,14 @@ public final class DC09ReceiverServer: Sendable {
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandler(ConnectionHandler(core: core))
+                    let reading = core.state.withLock { state in
+                        state.connections[ObjectIdentifier(child)] = child
+                        return state.reading
+                    }
+                    if !reading { try child.syncOptions?.setOption(ChannelOptions.autoRead, value: false) }
+                    child.closeFuture.whenComplete { _ in
+                        _ = core.state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(child)) }
+                    }
                 }
             }
         let channel: any Channel
@@ -67,6 +76,23 @@ public final class DC09ReceiverServer: Sendable {
     /// When true, frames are recorded but not answered.
     public func setSilent(_ silent: Bool) {
         core.state.withLock { $0.silent = silent }
+    }
+
+    /// When false, no connection is read any more (new ones are still accepted): what the
+    /// transmitter sends waits in the kernel's buffers, unanswered. When true again, everything
+    /// buffered is read and answered.
+    public func setReading(_ reading: Bool) {
+        let connections = core.state.withLock { state in
+            state.reading = reading
+            return Array(state.connections.values)
+        }
+        for connection in connections {
+            if reading {
+                connection.pipeline.fireUserInboundEventTriggered(ResumeReading())
+            } else {
+                connection.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            }
+        }
     }
 
     /// Answers the next `count` messages it would acknowledge with NAK (carrying its time),
@@ -102,6 +128,8 @@ public final class DC09ReceiverServer: Sendable {
             var policy: DC09ReceiverPolicy
             var received: [DC09ReceivedMessage] = []
             var silent = false
+            var reading = true
+            var connections: [ObjectIdentifier: any Channel] = [:]
             var forcedNAKs = 0
         }
         let state: Mutex<State>
@@ -147,6 +175,9 @@ public final class DC09ReceiverServer: Sendable {
         }
     }
 
+    /// Tells a connection to examine what it kept unread and to read again.
+    struct ResumeReading {}
+
     final class ConnectionHandler: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
@@ -158,9 +189,32 @@ public final class DC09ReceiverServer: Sendable {
             self.core = core
         }
 
+        /// Bytes read while the receiver was told to stop reading (a read already under way when
+        /// it was told): kept unexamined until it reads again.
+        private var unread: [UInt8] = []
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
-            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            unread += buffer.readBytes(length: buffer.readableBytes) ?? []
+            guard core.state.withLock({ $0.reading }) else {
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+                return
+            }
+            process(context: context)
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is ResumeReading {
+                process(context: context)
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            } else {
+                context.fireUserInboundEventTriggered(event)
+            }
+        }
+
+        private func process(context: ChannelHandlerContext) {
+            let bytes = unread
+            unread = []
             for frame in splitter.append(bytes) {
                 if let answer = core.handle(frame) {
                     context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: answer)), promise: nil)

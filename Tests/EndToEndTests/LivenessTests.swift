@@ -1,8 +1,12 @@
+import DC09Receiver
 import DeviceProtocols
 import EventModel
 import EventStore
 import Foundation
+import GRDB
+import Logging
 import PlatformAPI
+import SIADC09
 import Testing
 import VirtualDevices
 
@@ -57,6 +61,61 @@ struct LivenessTests {
         await platform.stop()
     }
 
+    /// The integrity check after start finds the store damaged and salvages it (seconds on a
+    /// large store; every write waits for the fresh file): an alarm pressed while the salvage
+    /// runs is read at once, stored with the time of the press once the fresh file is in place,
+    /// and reaches the platform.
+    @Test func anAlarmPressedWhileTheStoreIsSalvagedIsStoredWithItsTimeAndDelivered() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        // 100,000 delivered events, then a page in the middle overwritten: the cheap checks at
+        // open pass, the full check after start finds it.
+        do {
+            let store = try EventStore.open(directory: station.stateDirectory)
+            for chunk in 0..<10 {
+                let stored = try await store.append(
+                    contentsOf: (0..<10_000).map {
+                        NewEvent(
+                            kind: .cardTap, device: "reader-1", purpose: "check-in",
+                            card: CardRead(uid: String(format: "%010X", chunk * 10_000 + $0), format: "em4100"))
+                    })
+                try await store.markDelivered(stored.map { DeliveryOutcome(seq: $0.seq, status: .accepted) })
+            }
+            try store.checkpoint()
+        }
+        let path = station.stateDirectory + "/" + EventStore.fileName
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: (size / 4096 / 2) * 4096)
+        try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
+        try handle.close()
+
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        let agent = try station.startAgent()
+        _ = try await agent.firstLine(containing: "event database corrupt: salvaging into a fresh store", timeout: .seconds(60))
+        let pressed = Date()
+        box.press()
+        #expect(
+            !agent.log.contains("event database recovered at run time"),
+            "the press came while the salvage was still running (it was too quick to test the window); log:\n\(agent.log)")
+        let arrived = await eventually(timeout: .seconds(60)) {
+            try await platform.received().contains { $0.event.kind == "alarm" }
+        }
+        #expect(arrived, "the press during the salvage is stored and delivered; log:\n\(agent.log)")
+        #expect(agent.log.contains("event database recovered at run time"), "log:\n\(agent.log)")
+        let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
+        let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
+        #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press, not of the salvage's end")
+        #expect(await box.waitForIndication(.received, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        box.release()
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await platform.stop()
+    }
+
     /// SIGTERM with a backlog on a slow platform: the readers stop first, the forwarder drains,
     /// and the alarm box is read to the end: a press during the drain is stored, and sent after
     /// the next start if the drain did not take it.
@@ -93,6 +152,61 @@ struct LivenessTests {
         await platform.stop()
     }
 
+    /// An alarm receiving centre that stops reading (it still accepts connections; what the
+    /// agent sends waits unread in the kernel's buffers): each DC-09 exchange is abandoned at
+    /// `response_timeout_seconds` and repeated, the HTTP lane is not held by it (the press reaches
+    /// the platform at once, with its time), and once the receiver reads again it gets the alarm.
+    @Test func anAlarmPressedWhileTheDC09ReceiverStopsReadingReachesThePlatformAtOnceAndTheReceiverLater() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let receiver = try await DC09ReceiverServer.start(
+            policy: DC09ReceiverPolicy(accounts: [try DC09Account("1234"): nil]), logger: Logger(label: "test.dc09"))
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL,
+            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box) + """
+
+                [sia]
+                receiver = "127.0.0.1:\(receiver.port)"
+                account = "1234"
+                receiver_number = "1"
+                link_test_seconds = 0
+                response_timeout_seconds = 1
+                retry_seconds = 5
+
+                """)
+        let agent = try station.startAgent()
+        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
+
+        receiver.setReading(false)
+        let pressed = Date()
+        box.press()
+        #expect(
+            await eventually(timeout: .seconds(10)) { try await platform.received().contains { $0.event.kind == "alarm" } },
+            "the HTTP lane is not held by the DC-09 one; log:\n\(agent.log)")
+        let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
+        let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
+        #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press")
+        #expect(
+            await eventually(timeout: .seconds(10)) { agent.log.contains("DC-09 attempt failed") },
+            "the unanswered exchange is abandoned at its deadline and logged; log:\n\(agent.log)")
+        #expect(receiver.received.isEmpty, "the receiver read nothing: \(receiver.received)")
+        #expect(agent.isRunning)
+
+        receiver.setReading(true)
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                receiver.received.contains { $0.answer == .ack && $0.message?.data.contains("PA") == true }
+                    && agent.log.contains("DC-09 receiver acknowledged")
+            }, "once the receiver reads again it gets the alarm; received: \(receiver.received); log:\n\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await receiver.shutdown()
+        await platform.stop()
+    }
+
     /// With `WatchdogSec=` (here 2 s: `WATCHDOG_USEC`), the running agent sends `WATCHDOG=1`
     /// while its alarm loops and commit path make progress (a hung loop withholds them:
     /// `WatchdogTests`).
@@ -112,6 +226,59 @@ struct LivenessTests {
         #expect(first.last?.contains("WATCHDOG=1") == true, "\(first)\nlog:\n\(agent.log)")
         let second = await socket.messages(until: "WATCHDOG=1")
         #expect(second.last?.contains("WATCHDOG=1") == true, "pings go on; log:\n\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await platform.stop()
+    }
+
+    /// The store's commit path hangs (another process holds the database's write lock, as a
+    /// `sqlite3` shell left in a transaction does): the watchdog probe gets no answer and the
+    /// alarm loop stays busy storing a press, so `WATCHDOG=1` stops for longer than
+    /// `WatchdogSec` (systemd would restart the agent); once the lock goes, the press is stored
+    /// with its time and delivered, and the pings resume.
+    @Test func aHungCommitPathStopsTheWatchdogPingsUntilItAnswersAgain() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
+        let socket = try NotifySocket(path: station.directory + "/notify.sock")
+        let agent = try ChildProcess(
+            Binaries.agent, ["run", "--config", station.configPath],
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "2000000"])
+        _ = await socket.messages(until: "READY=1")
+        #expect(await socket.messages(until: "WATCHDOG=1").last?.contains("WATCHDOG=1") == true, "log:\n\(agent.log)")
+        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
+        // The store is open (before that, the commit path is not waited for: a store that does
+        // not open yet is not a hang, and the devices are read meanwhile).
+        #expect(
+            await eventually { try await platform.received().contains { $0.event.kind == EventKind.agentStarted.rawValue } },
+            "log:\n\(agent.log)")
+
+        var holder = Configuration()
+        holder.allowsUnsafeTransactions = true  // the point: a transaction left open, holding the lock
+        holder.busyMode = .timeout(10)
+        let lock = try DatabaseQueue(path: station.stateDirectory + "/" + EventStore.fileName, configuration: holder)
+        try await lock.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let pressed = Date()
+        box.press()
+        _ = try await agent.firstLine(containing: "watchdog pings withheld", timeout: .seconds(20))
+        _ = await socket.messages(until: "WATCHDOG=1", timeout: .zero)  // what came before the line
+        let during = await socket.messages(until: "WATCHDOG=1", timeout: .seconds(5))
+        #expect(!during.contains { $0.contains("WATCHDOG=1") }, "no ping for 2.5 × WatchdogSec while the commit path hangs: \(during)")
+        #expect(try await platform.received().allSatisfy { $0.event.kind != "alarm" })
+
+        try await lock.writeWithoutTransaction { try $0.execute(sql: "COMMIT") }
+        try lock.close()
+        #expect(
+            await socket.messages(until: "WATCHDOG=1").last?.contains("WATCHDOG=1") == true,
+            "pings resume once the commit path answers; log:\n\(agent.log)")
+        #expect(agent.log.contains("watchdog pings resume"), "log:\n\(agent.log)")
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
+        let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
+        let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
+        #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press")
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
         await platform.stop()

@@ -358,10 +358,10 @@ final class NotifySocket: Sendable {
         guard rc == 0 else { throw HarnessError("bind \(path): errno \(errno)") }
     }
 
-    /// The datagrams that arrive until one contains `text` (that one included), or 20 s pass.
-    func messages(until text: String) async -> [String] {
+    /// The datagrams that arrive until one contains `text` (that one included), or `timeout` passes.
+    func messages(until text: String, timeout: Duration = .seconds(20)) async -> [String] {
         var received: [String] = []
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
             let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))

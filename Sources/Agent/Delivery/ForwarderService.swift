@@ -81,6 +81,11 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         let pipelined = lane == .normal
         var readAhead: [StoredEvent] = []
         var deferredOutcomes: [DeliveryOutcome] = []
+        // The store can refuse for a while (its write lock held elsewhere, a full disk, a
+        // salvage): the lane backs off and tries again; it never ends the agent over it. Verdicts
+        // not committed are kept and committed with the next ones; events read again meanwhile
+        // are sent again and the platform answers `duplicate`.
+        var storeFailures = StoreFailures(logger: logger)
 
         var drainDeadline: C.Instant?
         while !Task.isCancelled {
@@ -98,7 +103,13 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
             }
             let batch: [StoredEvent]
             if readAhead.isEmpty {
-                batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)
+                do {
+                    batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)
+                } catch {
+                    if Task.isCancelled { break }
+                    guard await storeFailures.wait(after: error, doing: "read the queue", on: clock) else { break }
+                    continue
+                }
             } else {
                 batch = readAhead
                 readAhead = []
@@ -148,15 +159,27 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
             }
 
             await announced
-            try await previousMarked
-            let next = try await following
+            var unmarked: [DeliveryOutcome] = []
+            var storeError: (any Error)?
+            do {
+                try await previousMarked
+            } catch {
+                (unmarked, storeError) = (marking, error)
+            }
+            let next = (try? await following) ?? []
             if !decision.outcomes.isEmpty {
-                if pipelined && DeliveryPlanner.mayContinue(after: decision, batchCount: batch.count) && !next.isEmpty {
+                if unmarked.isEmpty && pipelined && DeliveryPlanner.mayContinue(after: decision, batchCount: batch.count) && !next.isEmpty {
                     // Committed while the next request is in flight.
                     deferredOutcomes = decision.outcomes
                     readAhead = next
                 } else {
-                    try await store.markDelivered(decision.outcomes)
+                    do {
+                        try await store.markDelivered(unmarked + decision.outcomes)
+                        unmarked = []
+                    } catch {
+                        unmarked += decision.outcomes
+                        storeError = error
+                    }
                 }
                 if lane == .alarm, let observer {
                     let acknowledged = Set(decision.outcomes.filter { $0.status != .rejected }.map(\.seq))
@@ -184,6 +207,14 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
                     metadata: ["batch.size": "\(batch.count)", "batch.acknowledged": "\(decision.outcomes.count)",
                                "batch.last_seq": "\(batch.last?.seq ?? 0)"])
             }
+
+            if let storeError, !unmarked.isEmpty {
+                deferredOutcomes = unmarked + deferredOutcomes
+                if Task.isCancelled { break }
+                guard await storeFailures.wait(after: storeError, doing: "record what the platform answered", on: clock) else { break }
+                continue
+            }
+            storeFailures.succeeded()
 
             switch decision.next {
             case .sendNow:
@@ -227,5 +258,36 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
 
     private func announceSending(_ batch: [StoredEvent], lane: Lane) async {
         if lane == .alarm { await observer?.sending(batch) }
+    }
+}
+
+/// A lane's run of store failures: logged once per different error, with backoff between tries
+/// (250 ms doubling to 10 s), and a line when the store takes writes again.
+struct StoreFailures {
+    let logger: Logger
+    private var count = 0
+    private var lastMessage = ""
+
+    init(logger: Logger) { self.logger = logger }
+
+    /// Logs `error` (once per different one) and waits; false when shutdown came first.
+    mutating func wait<C: Clock>(after error: any Error, doing what: String, on clock: C) async -> Bool where C.Duration == Duration {
+        count += 1
+        let message = "\(error)"
+        if message != lastMessage {
+            logger.error(
+                "cannot \(what) in the event store; delivery goes on once it answers",
+                metadata: ["error": "\(message)", "store.failures": "\(count)"])
+            lastMessage = message
+        }
+        let delay = Duration.milliseconds(min(10_000, 250 << min(count - 1, 6)))
+        return await sleepUnlessShuttingDown(for: delay, on: clock)
+    }
+
+    /// The store answered: the next failure is logged again.
+    mutating func succeeded() {
+        if count > 0 { logger.notice("the event store answers again; delivery goes on", metadata: ["store.failures": "\(count)"]) }
+        count = 0
+        lastMessage = ""
     }
 }
