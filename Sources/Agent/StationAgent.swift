@@ -166,10 +166,16 @@ public enum StationAgent {
             _ = try await store.append(
                 NewEvent(kind: .agentStarted, device: "agent", detail: "station-agent \(version) boot \(store.bootID ?? "unknown")"))
         }
-        try await store.retainDevices(
-            named: Set(
-                settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)
-                    + settings.osdpBuses.flatMap { [$0.name] + $0.readers.map(\.name) }))
+        do {
+            // Only `status`'s device table: a store that refuses now (its lock held elsewhere, a
+            // full disk) must not keep the configuration from running.
+            try await store.retainDevices(
+                named: Set(
+                    settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)
+                        + settings.osdpBuses.flatMap { [$0.name] + $0.readers.map(\.name) }))
+        } catch {
+            logger.warning("cannot drop removed devices from the store's device table yet", metadata: ["error": "\(error)"])
+        }
 
         let endpoint = PlatformEndpoint(
             baseURL: settings.platformURL, station: WireStation(id: settings.stationID, location: settings.location),

@@ -1,9 +1,12 @@
+import DC09Receiver
 import DeviceProtocols
 import EventModel
 import EventStore
 import Foundation
+import Logging
 import OSDP
 import PlatformAPI
+import SIADC09
 import Testing
 import VirtualDevices
 
@@ -113,6 +116,65 @@ struct FailingStoreTests {
         #expect(await box.waitForIndication(.received, timeout: .seconds(15)), "box shows \(box.currentIndication)")
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await platform.stop()
+    }
+
+    /// The disk fills up while an alarm is on its way to the alarm receiving centre: the DC-09
+    /// lane cannot save its place once the receiver acknowledges, and goes on (it used to end
+    /// the agent); the reset at the box, after space returns, reaches the receiver too.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
+    func theDC09LaneGoesOnWhenItCannotSaveItsPlace() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let receiver = try await DC09ReceiverServer.start(
+            policy: DC09ReceiverPolicy(accounts: [try DC09Account("1234"): nil]), logger: Logger(label: "test.dc09"))
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL,
+            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box) + """
+
+                [sia]
+                receiver = "127.0.0.1:\(receiver.port)"
+                account = "1234"
+                receiver_number = "1"
+                link_test_seconds = 0
+                response_timeout_seconds = 1
+                retry_seconds = 5
+
+                """)
+        let agent = try station.startAgent()
+        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
+
+        // The press is stored and reaches the platform; the receiver does not read yet.
+        receiver.setReading(false)
+        box.press()
+        #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
+        box.release()
+        #expect(await eventually { agent.log.contains("DC-09 attempt failed") }, "log:\n\(agent.log)")
+
+        // The disk fills up; then the receiver reads and acknowledges.
+        let full = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=0:unlimited"])
+        #expect(await full.waitForExit() == 0, "\(full.log)")
+        receiver.setReading(true)
+        #expect(
+            await eventually(timeout: .seconds(20)) { agent.log.contains("cannot save the DC-09 lane's place in the store yet") },
+            "received: \(receiver.received); log:\n\(agent.log)")
+        #expect(agent.isRunning, "log:\n\(agent.log)")
+
+        // Space returns; the reset at the box goes to the receiver after the alarm.
+        let lifted = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=unlimited:unlimited"])
+        #expect(await lifted.waitForExit() == 0, "\(lifted.log)")
+        box.keySwitchReset()
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                receiver.received.contains { $0.answer == .ack && $0.message?.data.contains("PH") == true }
+            }, "received: \(receiver.received); log:\n\(agent.log)")
+        #expect(agent.isRunning, "log:\n\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await receiver.shutdown()
         await platform.stop()
     }
 }

@@ -38,10 +38,21 @@ public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func pollForever() async throws {
-        var cursor = Int64(try await store.metaValue(Self.cursorKey) ?? "0") ?? 0
+        // Read inside the retry loop: a store that does not answer yet (its lock held elsewhere)
+        // delays the first poll, it does not end the agent; polling from 0 instead would apply
+        // old commands again.
+        var known: Int64?
         var failures = 0
         while !Task.isCancelled {
             do {
+                let start: Int64
+                if let known {
+                    start = known
+                } else {
+                    start = Int64(try await store.metaValue(Self.cursorKey) ?? "0") ?? 0
+                }
+                var cursor = start
+                defer { known = cursor }
                 let page = try await client.pollCommands(after: cursor, wait: wait)
                 failures = 0
                 for command in page.commands where command.id > cursor {

@@ -57,8 +57,24 @@ public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
 
     private func forward(through link: DC09Link) async throws {
         var cursor = try await DC09Cursor.prepare(in: store)
+        var saved = cursor
+        var storeFailures = StoreFailures(logger: logger)
         while !Task.isCancelled {
-            let events = try await store.laneEvents(.alarm, afterSeq: cursor, limit: 20)
+            let events: [StoredEvent]
+            do {
+                if saved != cursor {
+                    // A cursor not saved yet (the store refused): saved before going on, so a
+                    // restart repeats as little as possible.
+                    try await store.setMetaValue(DC09Cursor.key, String(cursor))
+                    saved = cursor
+                }
+                events = try await store.laneEvents(.alarm, afterSeq: cursor, limit: 20)
+                storeFailures.succeeded()
+            } catch {
+                if Task.isCancelled { return }
+                guard await storeFailures.wait(after: error, doing: "read the DC-09 lane or save its place", on: clock) else { return }
+                continue
+            }
             if events.isEmpty {
                 try await clock.sleep(for: .milliseconds(50))
                 continue
@@ -78,7 +94,14 @@ public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
                     }
                 }
                 cursor = event.seq
-                try await store.setMetaValue(DC09Cursor.key, String(cursor))
+                do {
+                    try await store.setMetaValue(DC09Cursor.key, String(cursor))
+                    saved = cursor
+                } catch {
+                    // Kept in memory and saved on the next pass; a restart before that sends
+                    // the events after the saved place again (the receiver sees a repeat).
+                    logger.warning("cannot save the DC-09 lane's place in the store yet", metadata: ["error": "\(error)"])
+                }
             }
         }
     }
