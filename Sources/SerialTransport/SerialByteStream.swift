@@ -36,6 +36,9 @@ public final class SerialByteStream: Sendable {
     ///   - readSize: bytes requested per read.
     ///   - maxBufferedChunks: chunks kept for a slow consumer before new ones are dropped.
     ///   - closesPortOnFinish: close `port` when the reader thread ends.
+    ///   - marksIdleLine: after bytes, the first read that times out with none yields an empty
+    ///     chunk: the line went quiet for `readTimeout`, a frame boundary for decoders that have
+    ///     no start byte (`CardFrameDecoder.noteLineIdle()`).
     ///   - logger: receives hang-up and drop warnings with `serial.path` metadata.
     public init(
         port: any SerialPort,
@@ -43,6 +46,7 @@ public final class SerialByteStream: Sendable {
         readSize: Int = 4096,
         maxBufferedChunks: Int = 256,
         closesPortOnFinish: Bool = true,
+        marksIdleLine: Bool = false,
         logger: Logger = Logger(label: "station.serial")
     ) {
         precondition(readSize > 0, "readSize must be positive")
@@ -59,7 +63,7 @@ public final class SerialByteStream: Sendable {
         let thread = Thread {
             Self.readLoop(
                 port: port, continuation: continuation, control: control, readTimeout: readTimeout,
-                readSize: readSize, closesPort: closesPortOnFinish, logger: logger)
+                readSize: readSize, closesPort: closesPortOnFinish, marksIdleLine: marksIdleLine, logger: logger)
         }
         thread.name = "serial-reader \(port.name)"
         thread.start()
@@ -83,10 +87,11 @@ public final class SerialByteStream: Sendable {
 
     private static func readLoop(
         port: any SerialPort, continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation, control: Control,
-        readTimeout: Duration, readSize: Int, closesPort: Bool, logger: Logger
+        readTimeout: Duration, readSize: Int, closesPort: Bool, marksIdleLine: Bool, logger: Logger
     ) {
         var buffer = [UInt8](repeating: 0, count: readSize)
         var failure: SerialError?
+        var bytesSinceQuiet = false
         while !control.stopRequested {
             let outcome = buffer.withUnsafeMutableBytes { raw in
                 Result { () throws(SerialError) -> Int in try port.read(into: raw, timeout: readTimeout) }
@@ -95,7 +100,14 @@ public final class SerialByteStream: Sendable {
                 if case .failure(let error) = outcome { failure = error }
                 break
             }
-            guard count > 0 else { continue }
+            guard count > 0 else {
+                if marksIdleLine && bytesSinceQuiet {
+                    bytesSinceQuiet = false
+                    continuation.yield([])
+                }
+                continue
+            }
+            bytesSinceQuiet = true
             // Counted before yielding so a consumer that just received the bytes sees them counted.
             control.recordDelivered(count)
             switch continuation.yield(Array(buffer[0..<count])) {

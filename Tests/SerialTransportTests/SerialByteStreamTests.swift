@@ -144,4 +144,29 @@ struct SerialByteStreamTests {
         #expect((drained.error as? SerialError)?.code == .hangup)
         #expect(drained.bytes == [0x10, 0x11, 0x12])
     }
+
+    @Test("marksIdleLine: one empty chunk when the line goes quiet after bytes, none while it stays quiet")
+    func quietLineIsMarkedOnce() async throws {
+        let port = FakeSerialPort(chunks: [[0x02, 0x31], [0x32]])
+        let stream = SerialByteStream(port: port, readTimeout: .milliseconds(10), marksIdleLine: true)
+        var iterator = stream.chunks.makeAsyncIterator()
+        #expect(try await iterator.next() == [0x02, 0x31])
+        #expect(try await iterator.next() == [0x32])
+        #expect(try await iterator.next() == [], "the quiet line after the bytes")
+        port.enqueue([0x33])
+        #expect(try await iterator.next() == [0x33], "no second marker while the line stayed quiet")
+        #expect(try await iterator.next() == [])
+        stream.stop()
+    }
+
+    @Test("without marksIdleLine a quiet line yields nothing")
+    func quietLineIsNotMarkedByDefault() async throws {
+        let port = FakeSerialPort(chunks: [[0x41]])
+        let stream = SerialByteStream(port: port, readTimeout: .milliseconds(10))
+        var iterator = stream.chunks.makeAsyncIterator()
+        #expect(try await iterator.next() == [0x41])
+        port.enqueue([0x42])
+        #expect(try await iterator.next() == [0x42])
+        stream.stop()
+    }
 }

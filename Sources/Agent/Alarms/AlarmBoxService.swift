@@ -73,28 +73,17 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
 
     private func superviseForever() async throws {
         var health = DeviceHealth(name: box.name, purpose: box.purpose, intake: intake, coordinator: coordinator, logger: logger)
-        var failures = 0
-        while !Task.isCancelled {
-            let port: any SerialPort
-            do {
-                port = try ports.open(box.port, settings: AlarmBoxConfiguration.settings)
-            } catch {
-                failures += 1
-                await health.offline("cannot open \(box.port): \(error)")
-                try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
-                continue
-            }
-            failures = 0
+        try await DeviceLineDriver(reopen: box.reopen, port: "\(box.port)", clock: clock).run(
+            health: &health,
+            open: { try ports.open(box.port, settings: AlarmBoxConfiguration.settings) }
+        ) { port, health in
             logger.info("alarm box line open", metadata: ["port": "\(port.name)"])
-            let reason = try await serve(port, health: &health)
-            await health.offline(reason)
-            failures = 1
-            try await clock.sleep(for: box.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+            return try await serve(port, health: &health)
         }
     }
 
-    /// Serves one open line until it is lost; returns why.
-    private func serve(_ port: any SerialPort, health: inout DeviceHealth) async throws -> String {
+    /// Serves one open line until it is lost; returns why (nil: stopped, not lost).
+    private func serve(_ port: any SerialPort, health: inout DeviceHealth) async throws -> String? {
         let (inputs, feed) = AsyncStream<Input>.makeStream()
         let bytes = SerialByteStream(port: port, logger: logger)
         let origin = clock.now
@@ -166,7 +155,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                     try await handle(output, port: port)
                 }
             }
-            return "stopped"
+            return nil
         }
     }
 

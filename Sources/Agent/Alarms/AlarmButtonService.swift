@@ -87,20 +87,23 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
 
     private func watchForever() async throws {
         var health = DeviceHealth(name: button.name, purpose: button.purpose, intake: intake, coordinator: coordinator, logger: logger)
-        var failures = 0
         let origin = clock.now
-        while !Task.isCancelled {
-            let source: any ModemLineSource
-            do {
-                source = try lines.open(button.path)
-                try source.setOutput(button.drive, high: true)
-            } catch {
-                failures += 1
-                await health.offline("cannot open \(button.path): \(error)")
-                try await clock.sleep(for: button.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
-                continue
+        try await DeviceLineDriver(reopen: button.reopen, port: "\(button.path)", clock: clock).run(
+            health: &health,
+            open: {
+                let source = try lines.open(button.path)
+                do {
+                    try source.setOutput(button.drive, high: true)
+                } catch {
+                    source.close()
+                    throw error
+                }
+                return source
             }
-            failures = 0
+        ) { source, health in
+            // Closed on every way out: a line left open stays open for good, and a reload that
+            // changed this button would wait for it in vain.
+            defer { source.close() }
             do {
                 // Let the contact's supply settle before the first sample, or a normally-closed
                 // loop reads as pressed for a moment.
@@ -118,19 +121,10 @@ public struct AlarmButtonService<C: Clock>: Service where C.Duration == Duration
                     liveness.idle(button.name)
                     try await clock.sleep(for: button.pollInterval)
                 }
+                return nil
             } catch let error as SerialError {
-                source.close()
-                await health.offline("lost \(source.name): \(error)")
-                failures = 1
-                try await clock.sleep(for: button.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
-                continue
-            } catch {
-                // Stopped (shutdown, or a reload that changed this button) while the line was
-                // open: close it, or it stays open for good and a reload waits for it in vain.
-                source.close()
-                throw error
+                return "lost \(source.name): \(error)"
             }
-            source.close()
         }
     }
 

@@ -70,44 +70,32 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
 
     private func readForever() async throws {
         var health = DeviceHealth(name: device.name, purpose: device.purpose, intake: intake, logger: logger)
-        var failures = 0
         var deduplicator = TapDeduplicator(window: device.dedupWindow)
         let origin = clock.now
         let taps = Counter(label: "station_card_taps_total", dimensions: [("device", device.name)])
-        let online = Gauge(label: "station_device_online", dimensions: [("device", device.name)])
-
-        while !Task.isCancelled {
-            let port: any SerialPort
-            do {
-                port = try ports.open(device.port, settings: device.settings)
-            } catch {
-                failures += 1
-                if health.state != .offline {
-                    logger.warning("cannot open the reader; retrying", metadata: ["error": "\(error)"])
-                    online.record(0)
-                }
-                await health.offline("cannot open \(device.port): \(error)")
-                try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
-                continue
-            }
-
-            failures = 0
+        try await DeviceLineDriver(reopen: device.reopen, port: "\(device.port)", clock: clock).run(
+            health: &health,
+            open: { try ports.open(device.port, settings: device.settings) }
+        ) { port, health in
             logger.info("reader open", metadata: ["port": "\(port.name)", "settings": "\(device.settings)"])
             await health.online("open on \(port.name)")
-            online.record(1)
-
             var decoder = device.profile.makeDecoder()
             var lastCounters = decoder.counters
             do {
-                for try await chunk in SerialByteStream(port: port, logger: logger).chunks {
+                for try await chunk in SerialByteStream(port: port, marksIdleLine: true, logger: logger).chunks {
+                    guard !chunk.isEmpty else {
+                        // The line went quiet: an unfinished frame is noise (and, for EM-18,
+                        // which has no start byte, the next frame starts afresh).
+                        decoder.noteLineIdle()
+                        continue
+                    }
                     let cards = decoder.feed(chunk)
                     if decoder.counters != lastCounters {
                         reportDecoderProblems(old: lastCounters, new: decoder.counters)
                         lastCounters = decoder.counters
                     }
                     for card in cards {
-                        let now = clock.now
-                        guard deduplicator.admit(card.uid, at: origin.duration(to: now)) else { continue }
+                        guard deduplicator.admit(card.uid, at: origin.duration(to: clock.now)) else { continue }
                         guard let stored = await storeTap(card) else { continue }
                         taps.increment()
                         logger.info(
@@ -118,18 +106,15 @@ public struct CardReaderService<C: Clock>: Service where C.Duration == Duration 
                             ])
                     }
                 }
-                return  // the stream ends without an error only when we are cancelled
+                return nil  // the stream ends without an error only when we are cancelled
             } catch let error as SerialError where error.code == .hangup {
                 logger.warning("reader hung up (unplugged?); reopening", metadata: ["error": "\(error)"])
             } catch is CancellationError {
-                return
+                return nil
             } catch {
                 logger.warning("reader failed; reopening", metadata: ["error": "\(error)"])
             }
-            await health.offline("lost \(port.name)")
-            online.record(0)
-            failures = 1
-            try await clock.sleep(for: device.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+            return "lost \(port.name)"
         }
     }
 

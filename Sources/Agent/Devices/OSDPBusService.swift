@@ -93,26 +93,17 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func runForever() async throws {
-        var failures = 0
         var busHealth = DeviceHealth(name: bus.name, purpose: nil, intake: intake, logger: logger)
         var readerHealth = Dictionary(uniqueKeysWithValues: bus.readers.map {
             ($0.name, DeviceHealth(name: $0.name, purpose: $0.purpose, intake: intake, logger: logger))
         })
         var deduplicator = TapDeduplicator(window: .seconds(1))
         let origin = clock.now
-        while !Task.isCancelled {
-            let port: any SerialPort
-            do {
-                port = try ports.open(bus.port, settings: SerialSettings(baud: bus.baud))
-            } catch {
-                failures += 1
-                await busHealth.offline("cannot open \(bus.port): \(error)")
-                try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
-                continue
-            }
-            failures = 0
+        try await DeviceLineDriver(reopen: bus.reopen, port: "\(bus.port)", clock: clock).run(
+            health: &busHealth,
+            open: { try ports.open(bus.port, settings: SerialSettings(baud: bus.baud)) }
+        ) { port, busHealth in
             await busHealth.online("open on \(port.name)")
-
             let driver: OSDPDriver
             do {
                 driver = try OSDPDriver(port: port, configuration: bus.panelConfiguration, logger: logger)
@@ -136,9 +127,7 @@ public struct OSDPBusService<C: Clock>: Service where C.Duration == Duration {
                 group.cancelAll()
             }
             // The line was lost: every reader restarts with discovery on the next panel.
-            await busHealth.offline("lost \(port.name)")
-            failures = 1
-            try await clock.sleep(for: bus.reopen.delay(afterFailures: failures, unit: Double.random(in: 0..<1)))
+            return "lost \(port.name)"
         }
     }
 
