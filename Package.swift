@@ -97,10 +97,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A seeded generator shared by the DC-09 pads, the simulator and the tests.
+        .target(name: "SeededRandom", swiftSettings: swiftSettings),
         .target(
             name: "SIADC09",
             dependencies: [
-                "EventModel",
+                "EventModel", "SeededRandom",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -191,7 +193,7 @@ let package = Package(
             name: "StationSim",
             dependencies: [
                 "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols", "EventModel", "DC09Receiver", "SIADC09",
-                "EventStore", "CSerialShim", "ToolSupport", "OSDP",
+                "EventStore", "CSerialShim", "ToolSupport", "OSDP", "SeededRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -222,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "SIADC09Tests",
             dependencies: [
-                "SIADC09", "DC09Receiver", "EventModel",
+                "SIADC09", "DC09Receiver", "EventModel", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -232,7 +234,7 @@ let package = Package(
         .testTarget(name: "SystemdNotifyTests", dependencies: ["SystemdNotify"], swiftSettings: swiftSettings),
         .testTarget(name: "ToolSupportTests", dependencies: ["ToolSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "OSDPTests", dependencies: ["OSDP"], swiftSettings: swiftSettings),
-        .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"], swiftSettings: swiftSettings),
+        .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols", "SeededRandom"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StationConfigTests", dependencies: ["StationConfig", "DeviceProtocols", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(
@@ -252,7 +254,7 @@ let package = Package(
         .testTarget(
             name: "PlatformEmulatorTests",
             dependencies: [
-                "PlatformEmulator", "PlatformAPI", "EventModel", "Uplink",
+                "PlatformEmulator", "PlatformAPI", "EventModel", "Uplink", "SeededRandom",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

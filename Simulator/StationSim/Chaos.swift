@@ -9,6 +9,7 @@ import Logging
 import OSDP
 import PlatformAPI
 import PlatformEmulator
+import SeededRandom
 import Synchronization
 import VirtualDevices
 

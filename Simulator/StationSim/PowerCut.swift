@@ -3,6 +3,7 @@ import DeviceProtocols
 import EventModel
 import EventStore
 import Foundation
+import SeededRandom
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -323,20 +324,5 @@ final class KilledAgent: Sendable {
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         kill()
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a run's kill moments can be repeated with `--seed`.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49B9_133A_111B
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 
 /// How a transmitter reaches its alarm receiving centre. Values are checked by the initializer
 /// and cannot be changed afterwards.
@@ -392,18 +393,6 @@ public struct DC09Transmitter: Sendable {
     }
 }
 
-/// SplitMix64: a small deterministic generator for pad characters (they need to vary, not to
-/// be secret: the key protects the message).
-struct PadGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The generator of pad characters: they need to vary, not to be secret (the key protects the
+/// message).
+typealias PadGenerator = SplitMix64

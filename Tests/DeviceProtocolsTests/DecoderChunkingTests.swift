@@ -1,4 +1,5 @@
 import DeviceProtocols
+import SeededRandom
 import Testing
 
 /// Properties every profile's decoder must have, whatever the chunking of its input.

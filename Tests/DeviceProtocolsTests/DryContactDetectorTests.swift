@@ -1,4 +1,5 @@
 import DeviceProtocols
+import SeededRandom
 import Testing
 
 /// One event and the sample instant that produced it.
@@ -20,19 +21,6 @@ private func sampleContact(
         t += step
     }
     return events
-}
-
-/// A deterministic generator (SplitMix64) for the random tests of this file.
-private struct ContactTestRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A contact level defined by the instants at which it toggles (starting released).
@@ -219,7 +207,7 @@ struct DryContactDetectorTests {
     @Test("random chatter that never holds for the debounce time never produces an event")
     func randomChatter() {
         for seed in UInt64(1)...40 {
-            var random = ContactTestRandom(seed: seed)
+            var random = SplitMix64(seed: seed)
             var detector = DryContactDetector(debounce: ms(30), minimumPress: ms(100))
             var t = Duration.zero
             var level = false
@@ -245,7 +233,7 @@ struct DryContactDetectorTests {
         let debounce = ms(30)
         let minimumPress = ms(300)
         for seed in UInt64(1)...60 {
-            var random = ContactTestRandom(seed: seed)
+            var random = SplitMix64(seed: seed)
             let activeWhenClosed = Bool.random(using: &random)
             var trace = ToggleTrace()
             // Each press: its bounce windows (first to last toggle) at the press and at the release.

@@ -1,4 +1,5 @@
 import DeviceProtocols
+import SeededRandom
 import Testing
 
 @Suite("text-hex (a hex UID per line)")

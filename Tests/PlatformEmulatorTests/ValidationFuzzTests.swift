@@ -2,6 +2,7 @@ import EventModel
 import Foundation
 import PlatformAPI
 import PlatformEmulator
+import SeededRandom
 import Testing
 
 /// The emulator's request validation under mutated and random bodies, with a seeded generator
@@ -10,17 +11,6 @@ import Testing
 /// a 400/413 whose detail is non-empty, never a trap; whatever is accepted must survive a
 /// round trip through the encoder and validate again.
 @Suite struct ValidationFuzzTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let seed: Data = {
         let request = IngestRequest(
             station: WireStation(id: "station-1", location: GridLocation(district: "d", grid: "g")),
@@ -53,7 +43,7 @@ import Testing
     }
 
     @Test func mutatedBodiesEndInAVerdictNeverATrap() throws {
-        var rng = Generator(state: 0xF022_0005)
+        var rng = SplitMix64(seed: 0xF022_0005)
         let seed = Array(Self.seed)
         let interesting: [[UInt8]] = ["-1", "1e400", "18446744073709551616", "null", "\"\"", "[]", "{}", "true", "0.5", "\"\\u0000\""]
             .map { Array($0.utf8) }

@@ -1,6 +1,7 @@
 import DC09Receiver
 import Foundation
 import Logging
+import SeededRandom
 import Testing
 
 @testable import SIADC09
@@ -22,7 +23,7 @@ struct FrameSplitterTests {
         for byte in stream { collected += single.append([byte]) }
         #expect(collected == Self.frames)
 
-        var generator = PadGenerator(seed: 99)
+        var generator = SplitMix64(seed: 99)
         for _ in 0..<200 {
             var splitter = DC09FrameSplitter()
             var out: [[UInt8]] = []
