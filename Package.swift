@@ -221,6 +221,8 @@ let package = Package(
         ),
 
         // MARK: Tests
+        // What the test targets share (one `eventually`, for now); see docs/architecture.md.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "SIADC09Tests",
             dependencies: [
@@ -238,7 +240,8 @@ let package = Package(
         .testTarget(
             name: "StationConfigTests", dependencies: ["StationConfig", "DeviceProtocols", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "SerialTransportTests", dependencies: ["SerialTransport", "CSerialShim", "VirtualDevices", "DeviceProtocols", "OSDP"],
+            name: "SerialTransportTests",
+            dependencies: ["SerialTransport", "CSerialShim", "VirtualDevices", "DeviceProtocols", "OSDP", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(
@@ -254,7 +257,7 @@ let package = Package(
         .testTarget(
             name: "PlatformEmulatorTests",
             dependencies: [
-                "PlatformEmulator", "PlatformAPI", "EventModel", "Uplink", "SeededRandom",
+                "PlatformEmulator", "PlatformAPI", "EventModel", "Uplink", "SeededRandom", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -270,7 +273,7 @@ let package = Package(
             name: "AgentTests",
             dependencies: [
                 "Agent", "EventStore", "EventModel", "DeviceProtocols", "SerialTransport", "StationConfig", "PlatformAPI",
-                "Uplink",
+                "Uplink", "TestSupport",
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
@@ -280,7 +283,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "Agent", "PlatformAPI", "VirtualDevices", "DeviceProtocols", "EventStore", "EventModel", "SerialTransport", "OSDP",
-                "SIADC09", "DC09Receiver",
+                "SIADC09", "DC09Receiver", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

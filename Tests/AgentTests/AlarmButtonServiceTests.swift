@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import SerialTransport
 import Synchronization
+import TestSupport
 import Testing
 import Uplink
 

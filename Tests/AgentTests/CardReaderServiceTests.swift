@@ -8,6 +8,7 @@ import Logging
 import SerialTransport
 import StationConfig
 import Synchronization
+import TestSupport
 import Testing
 import Uplink
 

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import PlatformAPI
 import Synchronization
+import TestSupport
 import Testing
 import Uplink
 

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import SerialTransport
 import StationConfig
+import TestSupport
 import Testing
 import Uplink
 

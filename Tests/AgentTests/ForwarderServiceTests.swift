@@ -7,6 +7,7 @@ import Logging
 import PlatformAPI
 import ServiceLifecycleTestKit
 import Synchronization
+import TestSupport
 import Testing
 import Uplink
 

@@ -9,6 +9,7 @@ import PlatformAPI
 import SerialTransport
 import StationConfig
 import Synchronization
+import TestSupport
 import Testing
 import Uplink
 

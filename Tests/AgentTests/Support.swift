@@ -36,17 +36,6 @@ func tap(_ uid: String, device: String = "reader-1") -> NewEvent {
     NewEvent(kind: .cardTap, device: device, purpose: "check-in", card: CardRead(uid: uid, format: "em4100"))
 }
 
-/// Polls `condition` until it holds or `timeout` passes (real time); returns whether it held.
-/// A condition that throws counts as not holding yet.
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return (try? await condition()) == true
-}
-
 /// Set once from any task, read from any other.
 final class Flag: Sendable {
     private let value = Mutex(false)

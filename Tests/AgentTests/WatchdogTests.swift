@@ -5,6 +5,7 @@ import Foundation
 import InMemoryLogging
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 /// The watchdog reports progress, not time: `WATCHDOG=1` only while no alarm loop is hung in a

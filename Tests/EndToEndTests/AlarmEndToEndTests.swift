@@ -4,6 +4,7 @@ import EventStore
 import Foundation
 import PlatformAPI
 import SerialTransport
+import TestSupport
 import Testing
 import VirtualDevices
 

@@ -1,5 +1,6 @@
 import DeviceProtocols
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

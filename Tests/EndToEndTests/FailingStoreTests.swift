@@ -7,6 +7,7 @@ import Logging
 import OSDP
 import PlatformAPI
 import SIADC09
+import TestSupport
 import Testing
 import VirtualDevices
 

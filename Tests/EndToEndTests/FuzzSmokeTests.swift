@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The short libFuzzer run in CI: `Fuzz/run.sh 5` builds every harness (card reader frames,

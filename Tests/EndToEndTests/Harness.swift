@@ -6,6 +6,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import PlatformAPI
 import Synchronization
+import TestSupport
 import VirtualDevices
 
 /// Where `swift build` put the binaries under test: next to the test bundle.
@@ -317,12 +318,3 @@ final class Station: Sendable {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes; a throwing condition counts as false.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return (try? await condition()) == true
-}

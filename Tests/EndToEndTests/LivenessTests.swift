@@ -7,6 +7,7 @@ import GRDB
 import Logging
 import PlatformAPI
 import SIADC09
+import TestSupport
 import Testing
 import VirtualDevices
 

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PlatformAPI
+import TestSupport
 import Testing
 import VirtualDevices
 

@@ -3,6 +3,7 @@ import EventModel
 import EventStore
 import Foundation
 import PlatformAPI
+import TestSupport
 import Testing
 import VirtualDevices
 

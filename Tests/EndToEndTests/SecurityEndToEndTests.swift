@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import OSDP
 import PlatformAPI
+import TestSupport
 import Testing
 import VirtualDevices
 

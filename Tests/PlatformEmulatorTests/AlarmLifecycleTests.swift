@@ -1,6 +1,7 @@
 import Foundation
 import PlatformAPI
 import ServiceLifecycleTestKit
+import TestSupport
 import Testing
 
 @testable import PlatformEmulator
@@ -76,7 +77,7 @@ struct AlarmLifecycleTests {
             for _ in 0..<3 {
                 group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(60)) }
             }
-            try await waitUntil { signal.waitingCount == 3 }
+            #expect(await eventually { signal.waitingCount == 3 })
             signal.advance("station-1")
             try await group.waitForAll()
         }
@@ -90,7 +91,7 @@ struct AlarmLifecycleTests {
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(60)) }
-            try await waitUntil { signal.waitingCount == 1 }
+            #expect(await eventually { signal.waitingCount == 1 })
             group.cancelAll()
             try await group.waitForAll()
         }
@@ -105,7 +106,7 @@ struct AlarmLifecycleTests {
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await signal.wait(for: "station-1", past: 0, timeout: .seconds(60)) }
-                try await waitUntil { signal.waitingCount == 1 }
+                #expect(await eventually { signal.waitingCount == 1 })
                 trigger.triggerGracefulShutdown()
                 try await group.waitForAll()
             }
@@ -115,14 +116,3 @@ struct AlarmLifecycleTests {
     }
 }
 
-/// Polls `condition` every 5 ms for up to 20 s (a guard against hangs, not a timing test).
-func waitUntil(_ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(20)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within 20 s")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}

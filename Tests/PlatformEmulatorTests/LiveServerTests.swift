@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PlatformAPI
+import TestSupport
 import Testing
 
 @testable import PlatformEmulator
@@ -51,7 +52,7 @@ struct LiveLongPollTests {
                         let page = try JSONDecoder().decode(CommandPage.self, from: Data((response.body ?? ByteBuffer()).readableBytesView))
                         return (page, ContinuousClock.now)
                     }
-                    try await waitUntil { harness.store.commandSignal.waitingCount == 1 }
+                    #expect(await eventually { harness.store.commandSignal.waitingCount == 1 })
                     let acted = ContinuousClock.now
                     let response = try await operatorAct(client, .acknowledge, uuid(1), OperatorAction(operatorName: "Li Wei"))
                     #expect(response.status == .ok)

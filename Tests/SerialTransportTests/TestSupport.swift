@@ -75,17 +75,6 @@ func collect(
     }
 }
 
-/// Polls `condition` every 10 ms for at most `timeout`; returns whether it became true.
-func eventually(timeout: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while clock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}
-
 /// Runs `body` on a new thread after `delay` (never on the cooperative pool).
 func onThread(after delay: Duration, _ body: @escaping @Sendable () -> Void) {
     let thread = Thread {
