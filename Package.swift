@@ -46,7 +46,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Finding the package's other programs (station-sim and station-bench start station-agent).
-        .target(name: "ToolSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "ToolSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
         .target(
             name: "DeviceProtocols",
             swiftSettings: swiftSettings
@@ -138,7 +140,7 @@ let package = Package(
             name: "StationAgentCLI",
             dependencies: [
                 "Agent", "StationConfig", "EventStore", "SerialTransport", "DeviceProtocols", "EventModel", "SIADC09",
-                "SystemdNotify", "PlatformAPI", "Uplink",
+                "SystemdNotify", "PlatformAPI", "Uplink", "ToolSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -17,6 +17,9 @@ struct StationBench: AsyncParsableCommand {
             `swift build -c release` builds all three, then `swift run -c release station-bench --quick`.
             """)
 
+    /// ArgumentParser's `main`, with a Foundation file error said plainly (``ReadableError``).
+    static func main() async { await mainWithReadableErrors() }
+
     @Flag(help: "Smaller counts (100,000-event backlog, 300 presses per phase): a quick look in under 5 minutes.")
     var quick = false
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ToolSupport
 
 @main
 struct StationSimCommand: AsyncParsableCommand {
@@ -7,4 +8,7 @@ struct StationSimCommand: AsyncParsableCommand {
         abstract: "The StationAgent simulator: virtual devices on pseudo-terminals and the platform emulator.",
         subcommands: [Demo.self, PowerCut.self, Chaos.self, Emulator.self, Reader.self, OperatorCommand.self, DC09ReceiverCommand.self]
     )
+
+    /// ArgumentParser's `main`, with a Foundation file error said plainly (``ReadableError``).
+    static func main() async { await mainWithReadableErrors() }
 }

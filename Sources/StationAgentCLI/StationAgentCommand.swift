@@ -1,4 +1,5 @@
 import ArgumentParser
+import ToolSupport
 
 @main
 struct StationAgentCommand: AsyncParsableCommand {
@@ -8,4 +9,7 @@ struct StationAgentCommand: AsyncParsableCommand {
         subcommands: [Run.self, CheckConfig.self, Status.self, Rejected.self, Requeue.self, Relabel.self, Ports.self, TestAlarm.self, Doctor.self],
         defaultSubcommand: nil
     )
+
+    /// ArgumentParser's `main`, with a Foundation file error said plainly (``ReadableError``).
+    static func main() async { await mainWithReadableErrors() }
 }
