@@ -95,6 +95,7 @@ struct FailingStoreTests {
         // Space returns.
         let lifted = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=unlimited:unlimited"])
         #expect(await lifted.waitForExit() == 0, "\(lifted.log)")
+        let spaceBack = ContinuousClock.now
         let expected: [(kind: String, device: String)] = [
             ("card_tap", "reader-1"), ("card_tap", "entrance"), ("alarm", "alarm-1"), ("alarm", "button-1"), ("alarm", "entrance"),
         ]
@@ -105,6 +106,7 @@ struct FailingStoreTests {
             }
         }
         #expect(arrived, "every held event is stored and delivered; log:\n\(agent.log)")
+        Measured.report("full disk while running: space back to every held event at the platform", since: spaceBack)
         let received = try await platform.received()
         for wanted in expected {
             let matches = received.filter { $0.event.kind == wanted.kind && $0.event.device == wanted.device && $0.event.happenedAfter(started) }

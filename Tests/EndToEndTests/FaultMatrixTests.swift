@@ -113,20 +113,24 @@ struct FaultMatrixTests {
         let agent = try station.startAgent()
         func store() throws -> EventStore { try EventStore.openReadOnly(directory: station.stateDirectory) }
         try station.readers["reader-1"]!.tap(uid: "7C00000001")
+        let pressedAt = ContinuousClock.now
         box.press()
         let stalled = await eventually {
             Set(try await PlatformFault.readAll(from: store()).filter { $0.summary == "not answering within the deadline" }.map(\.lane))
                 == [.alarm, .normal]
         }
         #expect(stalled, "both lanes abandon the stalled answer and record it; log:\n\(agent.log)")
+        Measured.report("platform stalling after its headers (timeout_ms 1000): press to both lanes' fault recorded", since: pressedAt)
         let status = try await station.agentCommand("status")
         #expect(status.contains("platform not answering within the deadline since"), "\(status)")
         try await platform.clearFaults()
+        let cleared = ContinuousClock.now
         let arrived = await eventually {
             let received = try await platform.received()
             return received.contains { $0.event.card?.uid == "7C00000001" } && received.contains { $0.event.kind == "alarm" }
         }
         #expect(arrived, "the lanes were not held by the stalled answers; log:\n\(agent.log)")
+        Measured.report("platform stalling after its headers: fault cleared to both events at the platform", since: cleared)
         #expect(await eventually { try await PlatformFault.readAll(from: store()).isEmpty })
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "SIGTERM still stops the agent; log:\n\(agent.log)")

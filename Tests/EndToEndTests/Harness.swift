@@ -318,3 +318,12 @@ final class Station: Sendable {
     }
 }
 
+/// Figures a test measures on its way (how long a window lasted), printed as `measured: …` lines
+/// so a run's output shows them; never asserted on (tests wait for events, not for time).
+enum Measured {
+    static func report(_ what: String, since start: ContinuousClock.Instant) {
+        let elapsed = (ContinuousClock.now - start).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        print("measured: \(what): \(String(format: "%.2f", seconds)) s")
+    }
+}

@@ -48,10 +48,12 @@ struct LivenessTests {
         // Space returns.
         let lifted = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=unlimited:unlimited"])
         #expect(await lifted.waitForExit() == 0, "\(lifted.log)")
+        let spaceBack = ContinuousClock.now
         let arrived = await eventually(timeout: .seconds(60)) {
             try await platform.received().contains { $0.event.kind == "alarm" }
         }
         #expect(arrived, "the held press is stored and delivered; log:\n\(agent.log)")
+        Measured.report("start on a full disk: space back to the alarm at the platform", since: spaceBack)
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
         #expect(abs(occurred.timeIntervalSince(pressed)) < 5, "stored with the time of the press, not of the store's opening")
@@ -98,6 +100,7 @@ struct LivenessTests {
         let agent = try station.startAgent()
         _ = try await agent.firstLine(containing: "event database corrupt: salvaging into a fresh store", timeout: .seconds(60))
         let pressed = Date()
+        let pressedAt = ContinuousClock.now
         box.press()
         #expect(
             !agent.log.contains("event database recovered at run time"),
@@ -106,6 +109,7 @@ struct LivenessTests {
             try await platform.received().contains { $0.event.kind == "alarm" }
         }
         #expect(arrived, "the press during the salvage is stored and delivered; log:\n\(agent.log)")
+        Measured.report("store salvaged after start: press to the alarm at the platform", since: pressedAt)
         #expect(agent.log.contains("event database recovered at run time"), "log:\n\(agent.log)")
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
@@ -136,12 +140,14 @@ struct LivenessTests {
         #expect(await eventually { try await store().summary().lanes[.normal]?.count ?? 0 >= 30 }, "a backlog; log:\n\(agent.log)")
 
         let before = try await platform.received().count
+        let stopped = ContinuousClock.now
         agent.signal(SIGTERM)
         // Two more batches after SIGTERM: the drain is under way, and the readers have stopped.
         #expect(await eventually { try await platform.received().count >= before + 10 }, "the drain is under way; log:\n\(agent.log)")
         #expect(agent.isRunning)
         box.press()
         #expect(await agent.waitForExit(timeout: .seconds(40)) == 0, "log:\n\(agent.log)")
+        Measured.report("shutdown drain on a slow platform: SIGTERM to exit", since: stopped)
         let alarms = try await store().events(limit: 10_000).filter { $0.event.kind == .alarm }
         #expect(alarms.count == 1, "the press during the drain was stored; log:\n\(agent.log)")
 
@@ -183,10 +189,12 @@ struct LivenessTests {
 
         receiver.setReading(false)
         let pressed = Date()
+        let pressedAt = ContinuousClock.now
         box.press()
         #expect(
             await eventually(timeout: .seconds(10)) { try await platform.received().contains { $0.event.kind == "alarm" } },
             "the HTTP lane is not held by the DC-09 one; log:\n\(agent.log)")
+        Measured.report("DC-09 receiver not reading: press to the alarm at the platform", since: pressedAt)
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
         #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press")
@@ -197,11 +205,13 @@ struct LivenessTests {
         #expect(agent.isRunning)
 
         receiver.setReading(true)
+        let readingAgain = ContinuousClock.now
         #expect(
             await eventually(timeout: .seconds(20)) {
                 receiver.received.contains { $0.answer == .ack && $0.message?.data.contains("PA") == true }
                     && agent.log.contains("DC-09 receiver acknowledged")
             }, "once the receiver reads again it gets the alarm; received: \(receiver.received); log:\n\(agent.log)")
+        Measured.report("DC-09 receiver not reading: reading again to the ACK", since: readingAgain)
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
         await receiver.shutdown()
@@ -272,9 +282,11 @@ struct LivenessTests {
 
         try await lock.writeWithoutTransaction { try $0.execute(sql: "COMMIT") }
         try lock.close()
+        let released = ContinuousClock.now
         #expect(
             await socket.messages(until: "WATCHDOG=1").last?.contains("WATCHDOG=1") == true,
             "pings resume once the commit path answers; log:\n\(agent.log)")
+        Measured.report("hung commit path: lock released to the next WATCHDOG=1", since: released)
         #expect(agent.log.contains("watchdog pings resume"), "log:\n\(agent.log)")
         #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
