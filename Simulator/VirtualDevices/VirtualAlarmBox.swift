@@ -231,7 +231,7 @@ public final class VirtualAlarmBox: Sendable {
 
         /// Applies the box's outputs: frames go to the outbox (through the noise), commands and
         /// acknowledgements to the histories.
-        mutating func absorb(_ outputs: [AlarmBoxDeviceOutput]) {
+        mutating func absorb(_ outputs: [AlarmBoxDevice.Action]) {
             for output in outputs {
                 switch output {
                 case .write(var bytes):
@@ -297,7 +297,7 @@ public final class VirtualAlarmBox: Sendable {
         }
 
         /// Runs an input on the box under the lock and hands its frames to the writer.
-        func apply(_ input: (inout AlarmBoxDevice, Duration) -> [AlarmBoxDeviceOutput]) {
+        func apply(_ input: (inout AlarmBoxDevice, Duration) -> [AlarmBoxDevice.Action]) {
             let now = now()
             state.withLock { state in
                 state.absorb(input(&state.box, now))

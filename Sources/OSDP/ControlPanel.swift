@@ -56,7 +56,7 @@ public struct OSDPControlPanel: Sendable {
     // MARK: Driving
 
     /// Starts the bus at `now`: the silence clocks of all readers start, the first command goes out.
-    public mutating func start(now: Duration) -> [OSDPControlPanelAction] {
+    public mutating func start(now: Duration) -> [OSDPControlPanel.Action] {
         started = true
         bus = .idle(since: now - configuration.effectiveTurnaroundGap)
         for index in readers.indices {
@@ -66,8 +66,8 @@ public struct OSDPControlPanel: Sendable {
     }
 
     /// Bytes arrived from the bus at `now`.
-    public mutating func receive(_ bytes: [UInt8], now: Duration) -> [OSDPControlPanelAction] {
-        var actions: [OSDPControlPanelAction] = []
+    public mutating func receive(_ bytes: [UInt8], now: Duration) -> [OSDPControlPanel.Action] {
+        var actions: [OSDPControlPanel.Action] = []
         for output in decoder.feed(bytes, now: now) {
             if case .packet(let packet) = output {
                 handle(packet, now: now, actions: &actions)
@@ -77,7 +77,7 @@ public struct OSDPControlPanel: Sendable {
     }
 
     /// Time passed (the driver's wait for bytes ended at ``nextDeadline``).
-    public mutating func tick(now: Duration) -> [OSDPControlPanelAction] {
+    public mutating func tick(now: Duration) -> [OSDPControlPanel.Action] {
         drive(now: now)
     }
 
@@ -150,9 +150,9 @@ public struct OSDPControlPanel: Sendable {
         return deadline
     }
 
-    private mutating func drive(now: Duration) -> [OSDPControlPanelAction] {
+    private mutating func drive(now: Duration) -> [OSDPControlPanel.Action] {
         guard started else { return [] }
-        var actions: [OSDPControlPanelAction] = []
+        var actions: [OSDPControlPanel.Action] = []
         _ = decoder.advance(to: now)
 
         if case .awaiting(let index, let deadline) = bus, now >= effectiveDeadline(deadline) {
@@ -186,7 +186,7 @@ public struct OSDPControlPanel: Sendable {
     }
 
     /// The bytes to send to reader `index` now, building the next exchange when none is pending.
-    private mutating func transmit(_ index: Int, now: Duration, actions: inout [OSDPControlPanelAction]) -> [UInt8]? {
+    private mutating func transmit(_ index: Int, now: Duration, actions: inout [OSDPControlPanel.Action]) -> [UInt8]? {
         if var pending = readers[index].pending {
             pending.attempts += 1
             readers[index].retransmissions += 1
@@ -204,7 +204,7 @@ public struct OSDPControlPanel: Sendable {
     }
 
     /// What reader `index` should be sent next, advancing its discovery phase past steps that do not apply.
-    private mutating func nextPurpose(_ index: Int, now: Duration, actions: inout [OSDPControlPanelAction]) -> Purpose? {
+    private mutating func nextPurpose(_ index: Int, now: Duration, actions: inout [OSDPControlPanel.Action]) -> Purpose? {
         var reader = readers[index]
         defer { readers[index] = reader }
         while true {
@@ -270,7 +270,7 @@ public struct OSDPControlPanel: Sendable {
     }
 
     /// Encodes the exchange for `purpose`, stores it as pending; nil when building failed (an event says why).
-    private mutating func build(_ index: Int, purpose: Purpose, now: Duration, actions: inout [OSDPControlPanelAction]) -> [UInt8]? {
+    private mutating func build(_ index: Int, purpose: Purpose, now: Duration, actions: inout [OSDPControlPanel.Action]) -> [UInt8]? {
         var reader = readers[index]
         defer { readers[index] = reader }
         let address = reader.configuration.address
@@ -317,7 +317,7 @@ public struct OSDPControlPanel: Sendable {
 
     // MARK: Replies
 
-    private mutating func handle(_ packet: OSDPPacket, now: Duration, actions: inout [OSDPControlPanelAction]) {
+    private mutating func handle(_ packet: OSDPPacket, now: Duration, actions: inout [OSDPControlPanel.Action]) {
         // Our own command echoed by a half-duplex adapter, or another CP's traffic.
         guard packet.isReply else { return }
         guard case .awaiting(let index, _) = bus, packet.address == readers[index].configuration.address,
@@ -385,7 +385,7 @@ public struct OSDPControlPanel: Sendable {
 
     private func process(
         _ reply: OSDPReply, packet: OSDPPacket, exchange: Exchange, reader: inout ReaderState, now: Duration,
-        actions: inout [OSDPControlPanelAction]
+        actions: inout [OSDPControlPanel.Action]
     ) {
         if case .nak(let error) = reply {
             handleNAK(error, exchange: exchange, reader: &reader, now: now, actions: &actions)
@@ -448,7 +448,7 @@ public struct OSDPControlPanel: Sendable {
 
     private func handleClientCryptogram(
         _ reply: OSDPReply, packet: OSDPPacket, defaultKey: Bool, cpRandom: [UInt8], reader: inout ReaderState,
-        now: Duration, actions: inout [OSDPControlPanelAction]
+        now: Duration, actions: inout [OSDPControlPanel.Action]
     ) {
         guard case .required(let configuredKey, let allowInstall) = reader.configuration.secureChannel,
             case .clientCryptogram(_, let pdRandom, let cryptogram) = reply
@@ -476,7 +476,7 @@ public struct OSDPControlPanel: Sendable {
     }
 
     private func handleCommandReply(
-        _ reply: OSDPReply, command: OSDPCommand, reader: inout ReaderState, actions: inout [OSDPControlPanelAction]
+        _ reply: OSDPReply, command: OSDPCommand, reader: inout ReaderState, actions: inout [OSDPControlPanel.Action]
     ) {
         switch reply {
         case .ack:
@@ -511,7 +511,7 @@ public struct OSDPControlPanel: Sendable {
 
     private func handleNAK(
         _ error: OSDPNAKError, exchange: Exchange, reader: inout ReaderState, now: Duration,
-        actions: inout [OSDPControlPanelAction]
+        actions: inout [OSDPControlPanel.Action]
     ) {
         let code = exchange.command.code
         if case .command(.poll) = exchange.purpose {
@@ -603,7 +603,7 @@ public struct OSDPControlPanel: Sendable {
         }
     }
 
-    private mutating func goOffline(_ index: Int, silence: Duration, now: Duration, actions: inout [OSDPControlPanelAction]) {
+    private mutating func goOffline(_ index: Int, silence: Duration, now: Duration, actions: inout [OSDPControlPanel.Action]) {
         var reader = readers[index]
         defer { readers[index] = reader }
         reader.link = .offline
@@ -697,7 +697,7 @@ extension OSDPControlPanel {
             self.silentSince = now
         }
 
-        func event(_ kind: OSDPEvent.Kind) -> OSDPControlPanelAction {
+        func event(_ kind: OSDPEvent.Kind) -> OSDPControlPanel.Action {
             .event(OSDPEvent(address: configuration.address, readerName: configuration.name, kind: kind))
         }
 
@@ -757,7 +757,7 @@ extension OSDPControlPanel {
             }
         }
 
-        mutating func secureFailed(_ failure: OSDPSecureChannelFailure, until: Duration, actions: inout [OSDPControlPanelAction]) {
+        mutating func secureFailed(_ failure: OSDPSecureChannelFailure, until: Duration, actions: inout [OSDPControlPanel.Action]) {
             reportSecureFailure(failure, actions: &actions)
             secure = .waiting(until: until)
             pendingHandshake = nil
@@ -765,7 +765,7 @@ extension OSDPControlPanel {
 
         /// Reports a failure unless the same failure was the last one reported (a reader with the
         /// wrong key fails every retry; one event says so).
-        mutating func reportSecureFailure(_ failure: OSDPSecureChannelFailure, actions: inout [OSDPControlPanelAction]) {
+        mutating func reportSecureFailure(_ failure: OSDPSecureChannelFailure, actions: inout [OSDPControlPanel.Action]) {
             if lastSecureFailure != failure { actions.append(event(.secureChannelFailed(failure))) }
             lastSecureFailure = failure
         }
@@ -784,7 +784,7 @@ extension OSDPControlPanel {
             lastAttemptAt = now - .seconds(3600)
         }
 
-        mutating func updateInputs(_ states: [Bool], actions: inout [OSDPControlPanelAction]) {
+        mutating func updateInputs(_ states: [Bool], actions: inout [OSDPControlPanel.Action]) {
             let previous = inputs
             inputs = states
             for (index, active) in states.enumerated() {
@@ -796,7 +796,7 @@ extension OSDPControlPanel {
             }
         }
 
-        mutating func updateLocalStatus(_ status: OSDPLocalStatus, actions: inout [OSDPControlPanelAction]) {
+        mutating func updateLocalStatus(_ status: OSDPLocalStatus, actions: inout [OSDPControlPanel.Action]) {
             let previous = localStatus
             localStatus = status
             if status.tamper != (previous?.tamper ?? false) { actions.append(event(.tamperChanged(tampered: status.tamper))) }

@@ -274,12 +274,14 @@ public struct OSDPEvent: Sendable, Hashable {
     }
 }
 
-/// What the control panel asks its driver to do.
-public enum OSDPControlPanelAction: Sendable, Hashable {
-    /// Write these bytes to the bus (mark byte included).
-    case send([UInt8])
-    /// Report this event.
-    case event(OSDPEvent)
+extension OSDPControlPanel {
+    /// What the control panel asks its driver to do.
+    public enum Action: Sendable, Hashable {
+        /// Write these bytes to the bus (mark byte included).
+        case send([UInt8])
+        /// Report this event.
+        case event(OSDPEvent)
+    }
 }
 
 /// A snapshot of one reader as the control panel sees it.

@@ -128,7 +128,7 @@ struct AlarmBoxLinkTests {
         var link = try synchronizedLink()
         _ = link.send(.indicate(.sent), now: .zero)
         _ = link.send(.indicate(.received), now: .zero)
-        var outputs: [AlarmBoxLinkOutput] = []
+        var outputs: [AlarmBoxLink.Action] = []
         for tick in 1...8 { outputs = link.tick(now: .milliseconds(250 * tick)) }
         #expect(alarmBoxNonWrites(outputs) == [.commandFailed(.indicate(.sent))])
         let hello = try #require(alarmBoxFrames(alarmBoxWrites(outputs).last ?? []).first)
@@ -143,7 +143,7 @@ struct AlarmBoxLinkTests {
         var link = AlarmBoxLink(retransmitAfter: .milliseconds(100), maxAttempts: 3)
         _ = link.send(.indicate(.stored), now: .zero)
         _ = link.send(.resetLatch, now: .zero)
-        var failures: [AlarmBoxLinkOutput] = []
+        var failures: [AlarmBoxLink.Action] = []
         var writes = 1
         for tick in 1...10 {
             let outputs = link.tick(now: .milliseconds(100 * tick))
@@ -187,7 +187,7 @@ struct AlarmBoxLinkTests {
         let commands: [AlarmBoxCommand] = [.indicate(.stored), .indicate(.sent), .resetLatch, .requestStatus]
         var written = commands.flatMap { alarmBoxWrites(link.send($0, now: .zero)) }
         #expect(written.count == 1, "one frame in flight")
-        var delivered: [AlarmBoxLinkOutput] = []
+        var delivered: [AlarmBoxLink.Action] = []
         var time = Duration.zero
         while let bytes = written.first {
             written.removeFirst()

@@ -77,7 +77,7 @@ struct AlarmBoxLineSimulation {
     /// Non-heartbeat events the host reported.
     var reported: [AlarmBoxEvent] = []
     var commandsSent: [AlarmBoxCommand] = []
-    var commandResults: [AlarmBoxLinkOutput] = []
+    var commandResults: [AlarmBoxLink.Action] = []
     var executed: [AlarmBoxCommand] = []
     var heartbeats = 0
 
@@ -88,7 +88,7 @@ struct AlarmBoxLineSimulation {
         toBox = AlarmBoxLossyChannel(dropRate: drop, corruptRate: corrupt, noiseRate: noise)
     }
 
-    mutating func route(_ outputs: [AlarmBoxDeviceOutput]) {
+    mutating func route(_ outputs: [AlarmBoxDevice.Action]) {
         for output in outputs {
             switch output {
             case .write(let bytes): toHost.send(bytes, now: now, using: &rng)
@@ -98,7 +98,7 @@ struct AlarmBoxLineSimulation {
         }
     }
 
-    mutating func route(_ outputs: [AlarmBoxLinkOutput]) {
+    mutating func route(_ outputs: [AlarmBoxLink.Action]) {
         for output in outputs {
             switch output {
             case .write(let bytes):
@@ -125,7 +125,7 @@ struct AlarmBoxLineSimulation {
 
     /// Makes the box report a random input, keeping the truth list.
     mutating func randomInput() {
-        let outputs: [AlarmBoxDeviceOutput]
+        let outputs: [AlarmBoxDevice.Action]
         switch Int.random(in: 0..<10, using: &rng) {
         case 0..<4:
             if box.buttonDown {

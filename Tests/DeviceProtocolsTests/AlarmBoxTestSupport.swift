@@ -32,7 +32,7 @@ func alarmBoxHex(_ text: String) -> [UInt8] {
 }
 
 /// The bytes written by `outputs`, one array per write.
-func alarmBoxWrites(_ outputs: [AlarmBoxLinkOutput]) -> [[UInt8]] {
+func alarmBoxWrites(_ outputs: [AlarmBoxLink.Action]) -> [[UInt8]] {
     outputs.compactMap {
         if case .write(let bytes) = $0 { return bytes }
         return nil
@@ -40,7 +40,7 @@ func alarmBoxWrites(_ outputs: [AlarmBoxLinkOutput]) -> [[UInt8]] {
 }
 
 /// The bytes written by `outputs`, one array per write.
-func alarmBoxWrites(_ outputs: [AlarmBoxDeviceOutput]) -> [[UInt8]] {
+func alarmBoxWrites(_ outputs: [AlarmBoxDevice.Action]) -> [[UInt8]] {
     outputs.compactMap {
         if case .write(let bytes) = $0 { return bytes }
         return nil
@@ -48,7 +48,7 @@ func alarmBoxWrites(_ outputs: [AlarmBoxDeviceOutput]) -> [[UInt8]] {
 }
 
 /// The events among `outputs`.
-func alarmBoxEvents(_ outputs: [AlarmBoxLinkOutput]) -> [AlarmBoxEvent] {
+func alarmBoxEvents(_ outputs: [AlarmBoxLink.Action]) -> [AlarmBoxEvent] {
     outputs.compactMap {
         if case .event(let event) = $0 { return event }
         return nil
@@ -56,7 +56,7 @@ func alarmBoxEvents(_ outputs: [AlarmBoxLinkOutput]) -> [AlarmBoxEvent] {
 }
 
 /// The outputs that are not writes.
-func alarmBoxNonWrites(_ outputs: [AlarmBoxLinkOutput]) -> [AlarmBoxLinkOutput] {
+func alarmBoxNonWrites(_ outputs: [AlarmBoxLink.Action]) -> [AlarmBoxLink.Action] {
     outputs.filter {
         if case .write = $0 { return false }
         return true
@@ -70,7 +70,7 @@ func alarmBoxFrames(_ bytes: [UInt8]) -> [AlarmBoxFrame] {
 }
 
 /// The single frame written in `outputs`; nil unless there is exactly one write holding exactly one frame.
-func alarmBoxSingleFrame(_ outputs: [AlarmBoxLinkOutput]) -> AlarmBoxFrame? {
+func alarmBoxSingleFrame(_ outputs: [AlarmBoxLink.Action]) -> AlarmBoxFrame? {
     let writes = alarmBoxWrites(outputs)
     guard writes.count == 1 else { return nil }
     let frames = alarmBoxFrames(writes[0])
@@ -78,7 +78,7 @@ func alarmBoxSingleFrame(_ outputs: [AlarmBoxLinkOutput]) -> AlarmBoxFrame? {
 }
 
 /// The frames written in `outputs`, in order.
-func alarmBoxWrittenFrames(_ outputs: [AlarmBoxDeviceOutput]) -> [AlarmBoxFrame] {
+func alarmBoxWrittenFrames(_ outputs: [AlarmBoxDevice.Action]) -> [AlarmBoxFrame] {
     alarmBoxWrites(outputs).flatMap(alarmBoxFrames)
 }
 

@@ -130,6 +130,8 @@ final class ChildProcess: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         if process.isRunning { return nil }
+        // Its last lines may still be in the pipe: `log` is complete once the output has closed.
+        _ = await waitForEndOfOutput(timeout: .seconds(5))
         return process.terminationStatus
     }
 

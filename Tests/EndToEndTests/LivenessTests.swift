@@ -110,7 +110,7 @@ struct LivenessTests {
         }
         #expect(arrived, "the press during the salvage is stored and delivered; log:\n\(agent.log)")
         Measured.report("store salvaged after start: press to the alarm at the platform", since: pressedAt)
-        #expect(agent.log.contains("event database recovered at run time"), "log:\n\(agent.log)")
+        #expect(await eventually { agent.log.contains("event database recovered at run time") }, "log:\n\(agent.log)")
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
         #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press, not of the salvage's end")
@@ -287,7 +287,7 @@ struct LivenessTests {
             await socket.messages(until: "WATCHDOG=1").last?.contains("WATCHDOG=1") == true,
             "pings resume once the commit path answers; log:\n\(agent.log)")
         Measured.report("hung commit path: lock released to the next WATCHDOG=1", since: released)
-        #expect(agent.log.contains("watchdog pings resume"), "log:\n\(agent.log)")
+        #expect(await eventually { agent.log.contains("watchdog pings resume") }, "log:\n\(agent.log)")
         #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))

@@ -154,7 +154,7 @@ struct SecurityEndToEndTests {
         try station.readers["reader-1"]!.tap(uid: "1A002F4B6C")
         #expect(await eventually { try await platform.stats().badRequests >= 3 }, "agent log:\n\(agent.log)")
         #expect(try await platform.received().isEmpty)
-        #expect(agent.log.contains("401") && agent.log.contains("bad_signature"), "agent log:\n\(agent.log)")
+        #expect(await eventually { agent.log.contains("401") && agent.log.contains("bad_signature") }, "agent log:\n\(agent.log)")
         await agent.stop()
         await platform.stop()
     }

@@ -45,7 +45,7 @@ struct BusHarness {
         inbound.sort { $0.at < $1.at }
     }
 
-    private mutating func perform(_ actions: [OSDPControlPanelAction]) {
+    private mutating func perform(_ actions: [OSDPControlPanel.Action]) {
         for action in actions {
             switch action {
             case .event(let event):

@@ -90,7 +90,7 @@ final class AlarmBoxTestHost: Sendable {
         perform(record.withLock { $0.link.send(command, now: now) })
     }
 
-    private func perform(_ outputs: [AlarmBoxLinkOutput]) {
+    private func perform(_ outputs: [AlarmBoxLink.Action]) {
         var writes: [[UInt8]] = []
         record.withLock { record in
             for output in outputs {

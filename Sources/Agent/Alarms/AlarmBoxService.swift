@@ -118,7 +118,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                 liveness.busy(box.name)
                 defer { liveness.idle(box.name) }
                 let now = origin.duration(to: clock.now)
-                var outputs: [AlarmBoxLinkOutput] = []
+                var outputs: [AlarmBoxLink.Action] = []
                 switch input {
                 case .bytes(let chunk):
                     outputs = link.received(chunk, now: now)
@@ -159,7 +159,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    private func handle(_ output: AlarmBoxLinkOutput, port: any SerialPort) async throws {
+    private func handle(_ output: AlarmBoxLink.Action, port: any SerialPort) async throws {
         switch output {
         case .write(let frame):
             do {

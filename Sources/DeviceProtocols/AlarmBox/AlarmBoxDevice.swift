@@ -1,13 +1,15 @@
-/// What ``AlarmBoxDevice`` asks its owner (firmware main loop, virtual twin, test) to do, or tells it.
-public enum AlarmBoxDeviceOutput: Sendable, Hashable {
-    /// Bytes to send on the line, in order.
-    case write([UInt8])
-    /// A new command from the host was carried out (repetitions are acknowledged, not repeated).
-    case executed(AlarmBoxCommand)
-    /// The LED/buzzer now show this pattern (``AlarmBoxDevice/displayedIndication``).
-    case displayChanged(AlarmIndication)
-    /// The host acknowledged this event: it will not be sent again.
-    case acknowledged(AlarmBoxEvent)
+extension AlarmBoxDevice {
+    /// What ``AlarmBoxDevice`` asks its owner (firmware main loop, virtual twin, test) to do, or tells it.
+    public enum Action: Sendable, Hashable {
+        /// Bytes to send on the line, in order.
+        case write([UInt8])
+        /// A new command from the host was carried out (repetitions are acknowledged, not repeated).
+        case executed(AlarmBoxCommand)
+        /// The LED/buzzer now show this pattern (``AlarmBoxDevice/displayedIndication``).
+        case displayChanged(AlarmIndication)
+        /// The host acknowledged this event: it will not be sent again.
+        case acknowledged(AlarmBoxEvent)
+    }
 }
 
 /// The box side of the alarm box link (`Hardware/alarm-box/protocol.md`): what the firmware of
@@ -193,7 +195,7 @@ public struct AlarmBoxDevice: Sendable {
     /// The button was pressed (debounced and held for the minimum press time): the alarm latches,
     /// the box shows `stored` (unless it already shows a later stage of a latched alarm) and
     /// queues PRESSED. Every press is reported, also while latched.
-    public mutating func press(now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func press(now: Duration) -> [AlarmBoxDevice.Action] {
         changing(now: now) { box in
             box.buttonDown = true
             if !box.latched {
@@ -205,7 +207,7 @@ public struct AlarmBoxDevice: Sendable {
     }
 
     /// The button was released; reported only when it was down.
-    public mutating func release(now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func release(now: Duration) -> [AlarmBoxDevice.Action] {
         changing(now: now) { box in
             guard box.buttonDown else { return }
             box.buttonDown = false
@@ -214,7 +216,7 @@ public struct AlarmBoxDevice: Sendable {
     }
 
     /// The key switch was turned: the latch clears, the box shows `idle`, KEY_RESET is queued.
-    public mutating func keySwitchReset(now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func keySwitchReset(now: Duration) -> [AlarmBoxDevice.Action] {
         changing(now: now) { box in
             box.latched = false
             box.indication = .idle
@@ -223,7 +225,7 @@ public struct AlarmBoxDevice: Sendable {
     }
 
     /// The tamper switch changed; reported only on a change.
-    public mutating func setTamper(open: Bool, now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func setTamper(open: Bool, now: Duration) -> [AlarmBoxDevice.Action] {
         changing(now: now) { box in
             guard box.tamperOpen != open else { return }
             box.tamperOpen = open
@@ -232,7 +234,7 @@ public struct AlarmBoxDevice: Sendable {
     }
 
     /// The battery monitor changed; reported only on a change.
-    public mutating func setLowBattery(_ low: Bool, now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func setLowBattery(_ low: Bool, now: Duration) -> [AlarmBoxDevice.Action] {
         changing(now: now) { box in
             guard box.lowBattery != low else { return }
             box.lowBattery = low
@@ -241,7 +243,7 @@ public struct AlarmBoxDevice: Sendable {
     }
 
     /// The mains monitor changed (`true`: mains lost, running on battery); reported only on a change.
-    public mutating func setOnBattery(_ onBattery: Bool, now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func setOnBattery(_ onBattery: Bool, now: Duration) -> [AlarmBoxDevice.Action] {
         changing(now: now) { box in
             guard box.onBattery != onBattery else { return }
             box.onBattery = onBattery
@@ -251,7 +253,7 @@ public struct AlarmBoxDevice: Sendable {
 
     /// Sends a heartbeat now (also the answer to a status request); the next periodic one
     /// follows a full interval later.
-    public mutating func sendHeartbeat(now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func sendHeartbeat(now: Duration) -> [AlarmBoxDevice.Action] {
         heartbeatSequence &+= 1
         nextHeartbeatAt = now + configuration.heartbeatInterval
         let frame = AlarmBoxFrame.event(.heartbeat(status(at: now)), sequence: heartbeatSequence, status: status(at: now))
@@ -273,7 +275,7 @@ public struct AlarmBoxDevice: Sendable {
     // MARK: - The line
 
     /// Decodes bytes from the host (any chunking): acknowledgements, commands, HELLO.
-    public mutating func received(_ bytes: some Sequence<UInt8>, now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func received(_ bytes: some Sequence<UInt8>, now: Duration) -> [AlarmBoxDevice.Action] {
         let frames = decoder.feed(bytes)
         let decoded = decoder.counters
         counters.frames = decoded.frames
@@ -281,7 +283,7 @@ public struct AlarmBoxDevice: Sendable {
         counters.garbageBytes = decoded.garbageBytes
         counters.malformedFrames = decoded.malformedFrames + malformedPayloads
         return tracking(now: now) { box in
-            var outputs: [AlarmBoxDeviceOutput] = []
+            var outputs: [AlarmBoxDevice.Action] = []
             for frame in frames {
                 // Only the host's frames prove it is alive (not an echo of ours on RS-485).
                 if AlarmBoxMessageType.isFromBox(frame) == false {
@@ -296,9 +298,9 @@ public struct AlarmBoxDevice: Sendable {
 
     /// Sends what is due: the HELLO after power-on, retransmissions, the heartbeat; raises the
     /// link fault when the fast attempts are used up or the host has been silent too long.
-    public mutating func tick(now: Duration) -> [AlarmBoxDeviceOutput] {
+    public mutating func tick(now: Duration) -> [AlarmBoxDevice.Action] {
         tracking(now: now) { box in
-            var outputs: [AlarmBoxDeviceOutput] = []
+            var outputs: [AlarmBoxDevice.Action] = []
             if box.heartbeatsEnabled, now >= box.nextHeartbeatAt {
                 outputs += box.sendHeartbeat(now: now)
             }
@@ -324,8 +326,8 @@ public struct AlarmBoxDevice: Sendable {
     /// Runs `body`, then starts the next queued frame if the line is free and reports a change
     /// of the displayed pattern.
     private mutating func tracking(
-        now: Duration, _ body: (inout AlarmBoxDevice) -> [AlarmBoxDeviceOutput]
-    ) -> [AlarmBoxDeviceOutput] {
+        now: Duration, _ body: (inout AlarmBoxDevice) -> [AlarmBoxDevice.Action]
+    ) -> [AlarmBoxDevice.Action] {
         let shown = displayedIndication
         var outputs = body(&self)
         outputs += startNext(now: now)
@@ -335,8 +337,8 @@ public struct AlarmBoxDevice: Sendable {
         return outputs
     }
 
-    private mutating func changing(now: Duration, _ body: (inout AlarmBoxDevice) -> Void) -> [AlarmBoxDeviceOutput] {
-        tracking(now: now) { (box: inout AlarmBoxDevice) -> [AlarmBoxDeviceOutput] in
+    private mutating func changing(now: Duration, _ body: (inout AlarmBoxDevice) -> Void) -> [AlarmBoxDevice.Action] {
+        tracking(now: now) { (box: inout AlarmBoxDevice) -> [AlarmBoxDevice.Action] in
             body(&box)
             return []
         }
@@ -370,7 +372,7 @@ public struct AlarmBoxDevice: Sendable {
         }
     }
 
-    private mutating func startNext(now: Duration) -> [AlarmBoxDeviceOutput] {
+    private mutating func startNext(now: Duration) -> [AlarmBoxDevice.Action] {
         guard inFlight == nil, !queue.isEmpty else { return [] }
         let pending = queue.removeFirst()
         let sequence = nextSequence
@@ -381,7 +383,7 @@ public struct AlarmBoxDevice: Sendable {
         return [.write(bytes)]
     }
 
-    private mutating func handle(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxDeviceOutput] {
+    private mutating func handle(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxDevice.Action] {
         switch AlarmBoxMessageType.handling(ofType: frame.type) {
         case .ack:
             return handleAck(frame)
@@ -396,7 +398,7 @@ public struct AlarmBoxDevice: Sendable {
         }
     }
 
-    private mutating func handleAck(_ frame: AlarmBoxFrame) -> [AlarmBoxDeviceOutput] {
+    private mutating func handleAck(_ frame: AlarmBoxFrame) -> [AlarmBoxDevice.Action] {
         guard let (type, result) = frame.acknowledgement else {
             malformedPayload()
             return []
@@ -412,7 +414,7 @@ public struct AlarmBoxDevice: Sendable {
         return []
     }
 
-    private mutating func handleCommand(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxDeviceOutput] {
+    private mutating func handleCommand(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxDevice.Action] {
         let isHello = frame.messageType == .hostHello
         if filter.isDuplicate(sequence: frame.sequence, isHello: isHello) {
             counters.duplicates += 1
@@ -461,7 +463,7 @@ public struct AlarmBoxDevice: Sendable {
         return outputs
     }
 
-    private func acknowledge(_ frame: AlarmBoxFrame, _ result: AlarmBoxAckResult) -> AlarmBoxDeviceOutput {
+    private func acknowledge(_ frame: AlarmBoxFrame, _ result: AlarmBoxAckResult) -> AlarmBoxDevice.Action {
         .write(AlarmBoxFrame.ack(type: frame.type, sequence: frame.sequence, result: result).encoded())
     }
 

@@ -1,19 +1,21 @@
-/// What ``AlarmBoxLink`` asks its owner to do, or tells it.
-public enum AlarmBoxLinkOutput: Sendable, Hashable {
-    /// Bytes to send on the line (frames and acknowledgements), in order.
-    case write([UInt8])
-    /// A new event from the box. Repetitions of a frame already accepted are suppressed.
-    case event(AlarmBoxEvent)
-    /// The box acknowledged the command (and carried it out).
-    case commandDelivered(AlarmBoxCommand)
-    /// The box did not acknowledge the command after the retries, or rejected it.
-    case commandFailed(AlarmBoxCommand)
+extension AlarmBoxLink {
+    /// What ``AlarmBoxLink`` asks its owner to do, or tells it.
+    public enum Action: Sendable, Hashable {
+        /// Bytes to send on the line (frames and acknowledgements), in order.
+        case write([UInt8])
+        /// A new event from the box. Repetitions of a frame already accepted are suppressed.
+        case event(AlarmBoxEvent)
+        /// The box acknowledged the command (and carried it out).
+        case commandDelivered(AlarmBoxCommand)
+        /// The box did not acknowledge the command after the retries, or rejected it.
+        case commandFailed(AlarmBoxCommand)
+    }
 }
 
 /// The host (agent) side of the alarm box link (`Hardware/alarm-box/protocol.md`). A pure
 /// state machine: it never reads, writes or sleeps; time is passed in as `Duration` offsets from
 /// any fixed origin (e.g. `ContinuousClock.now - start`), and what to send comes back as
-/// ``AlarmBoxLinkOutput/write(_:)``.
+/// ``AlarmBoxLink/Action/write(_:)``.
 ///
 /// - **From the box**: ``received(_:now:)`` decodes bytes split anywhere, acknowledges every data
 ///   frame and heartbeat, reports each event once (a repetition with the sequence number of the
@@ -112,14 +114,14 @@ public struct AlarmBoxLink: Sendable {
     /// Decodes bytes read from the line (any chunking) and acts on every complete frame:
     /// acknowledgements for the box, new events, delivered or failed commands, and the next
     /// queued command.
-    public mutating func received(_ bytes: some Sequence<UInt8>, now: Duration) -> [AlarmBoxLinkOutput] {
+    public mutating func received(_ bytes: some Sequence<UInt8>, now: Duration) -> [AlarmBoxLink.Action] {
         let frames = decoder.feed(bytes)
         let decoded = decoder.counters
         counters.frames = decoded.frames
         counters.crcErrors = decoded.crcErrors
         counters.garbageBytes = decoded.garbageBytes
         counters.malformedFrames = decoded.malformedFrames + malformedPayloads
-        var outputs: [AlarmBoxLinkOutput] = []
+        var outputs: [AlarmBoxLink.Action] = []
         for frame in frames {
             // Only the box's own frames prove it is alive (not an echo of ours on RS-485).
             if AlarmBoxMessageType.isFromBox(frame) == true { lastFrameAt = now }
@@ -128,7 +130,7 @@ public struct AlarmBoxLink: Sendable {
         return outputs
     }
 
-    private mutating func handle(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxLinkOutput] {
+    private mutating func handle(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxLink.Action] {
         switch AlarmBoxMessageType.handling(ofType: frame.type) {
         case .ack:
             return handleAck(frame, now: now)
@@ -151,13 +153,13 @@ public struct AlarmBoxLink: Sendable {
         }
     }
 
-    private mutating func handleData(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxLinkOutput] {
+    private mutating func handleData(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxLink.Action] {
         let isHello = frame.messageType == .hello
         if filter.isDuplicate(sequence: frame.sequence, isHello: isHello) {
             counters.duplicates += 1
             return [acknowledge(frame, filter.lastResult)]
         }
-        var outputs: [AlarmBoxLinkOutput] = []
+        var outputs: [AlarmBoxLink.Action] = []
         let result: AlarmBoxAckResult
         var reported: AlarmBoxEvent?
         var restarted = false
@@ -199,7 +201,7 @@ public struct AlarmBoxLink: Sendable {
         return outputs
     }
 
-    private mutating func handleAck(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxLinkOutput] {
+    private mutating func handleAck(_ frame: AlarmBoxFrame, now: Duration) -> [AlarmBoxLink.Action] {
         guard let (type, result) = frame.acknowledgement else {
             malformedPayload()
             return []
@@ -210,7 +212,7 @@ public struct AlarmBoxLink: Sendable {
             return []
         }
         inFlight = nil
-        var outputs: [AlarmBoxLinkOutput] = []
+        var outputs: [AlarmBoxLink.Action] = []
         if result != .accepted { counters.rejectedByPeer += 1 }
         if let command = outstanding.command {
             if result == .accepted {
@@ -226,11 +228,11 @@ public struct AlarmBoxLink: Sendable {
         return outputs + startNext(now: now)
     }
 
-    private func acknowledge(_ frame: AlarmBoxFrame, _ result: AlarmBoxAckResult) -> AlarmBoxLinkOutput {
+    private func acknowledge(_ frame: AlarmBoxFrame, _ result: AlarmBoxAckResult) -> AlarmBoxLink.Action {
         .write(AlarmBoxFrame.ack(type: frame.type, sequence: frame.sequence, result: result).encoded())
     }
 
-    private mutating func restoreIndication(now: Duration) -> [AlarmBoxLinkOutput] {
+    private mutating func restoreIndication(now: Duration) -> [AlarmBoxLink.Action] {
         guard restoresIndicationAfterBoxRestart, let wanted = lastDeliveredIndication,
             lastStatus?.indication != wanted
         else { return [] }
@@ -247,7 +249,7 @@ public struct AlarmBoxLink: Sendable {
 
     /// Queues `command` for the box and returns what to send now (nothing when another frame is
     /// in flight). When ``maximumQueuedCommands`` are already waiting, the command fails at once.
-    public mutating func send(_ command: AlarmBoxCommand, now: Duration) -> [AlarmBoxLinkOutput] {
+    public mutating func send(_ command: AlarmBoxCommand, now: Duration) -> [AlarmBoxLink.Action] {
         guard queue.count < Self.maximumQueuedCommands else {
             counters.queueOverflows += 1
             return [.commandFailed(command)]
@@ -258,7 +260,7 @@ public struct AlarmBoxLink: Sendable {
 
     /// Sends again what is due for retransmission and gives up frames that have had
     /// `maxAttempts` transmissions, reporting their commands as failed.
-    public mutating func tick(now: Duration) -> [AlarmBoxLinkOutput] {
+    public mutating func tick(now: Duration) -> [AlarmBoxLink.Action] {
         guard var outstanding = inFlight, now >= outstanding.deadline else { return [] }
         if outstanding.attempts < maxAttempts {
             outstanding.attempts += 1
@@ -270,7 +272,7 @@ public struct AlarmBoxLink: Sendable {
         // Given up. The box may or may not have the frame, so the next command starts with a HELLO.
         inFlight = nil
         synchronized = false
-        var outputs: [AlarmBoxLinkOutput] = []
+        var outputs: [AlarmBoxLink.Action] = []
         if let command = outstanding.command {
             outputs.append(.commandFailed(command))
         } else {
@@ -280,7 +282,7 @@ public struct AlarmBoxLink: Sendable {
         return outputs + startNext(now: now)
     }
 
-    private mutating func startNext(now: Duration) -> [AlarmBoxLinkOutput] {
+    private mutating func startNext(now: Duration) -> [AlarmBoxLink.Action] {
         guard inFlight == nil, !queue.isEmpty else { return [] }
         let command: AlarmBoxCommand?
         let frame: AlarmBoxFrame
