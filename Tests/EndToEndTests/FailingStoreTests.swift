@@ -3,7 +3,6 @@ import DeviceProtocols
 import EventModel
 import EventStore
 import Foundation
-import Logging
 import OSDP
 import PlatformAPI
 import SIADC09
@@ -131,22 +130,12 @@ struct FailingStoreTests {
         defer { station.remove() }
         let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
         defer { box.stop() }
-        let receiver = try await DC09ReceiverServer.start(
-            policy: DC09ReceiverPolicy(accounts: [try DC09Account("1234"): nil]), logger: Logger(label: "test.dc09"))
+        let receiver = try await OSDPAndDC09EndToEndTests.startReceiver()
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(
             platformURL: platform.baseURL,
-            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box) + """
-
-                [sia]
-                receiver = "127.0.0.1:\(receiver.port)"
-                account = "1234"
-                receiver_number = "1"
-                link_test_seconds = 0
-                response_timeout_seconds = 1
-                retry_seconds = 5
-
-                """)
+            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box)
+                + OSDPAndDC09EndToEndTests.siaConfig(receiver, responseTimeoutSeconds: 1, retrySeconds: 5))
         let agent = try station.startAgent()
         #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
 

@@ -4,7 +4,6 @@ import EventModel
 import EventStore
 import Foundation
 import GRDB
-import Logging
 import PlatformAPI
 import SIADC09
 import TestSupport
@@ -168,22 +167,12 @@ struct LivenessTests {
         defer { station.remove() }
         let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
         defer { box.stop() }
-        let receiver = try await DC09ReceiverServer.start(
-            policy: DC09ReceiverPolicy(accounts: [try DC09Account("1234"): nil]), logger: Logger(label: "test.dc09"))
+        let receiver = try await OSDPAndDC09EndToEndTests.startReceiver()
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(
             platformURL: platform.baseURL,
-            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box) + """
-
-                [sia]
-                receiver = "127.0.0.1:\(receiver.port)"
-                account = "1234"
-                receiver_number = "1"
-                link_test_seconds = 0
-                response_timeout_seconds = 1
-                retry_seconds = 5
-
-                """)
+            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box)
+                + OSDPAndDC09EndToEndTests.siaConfig(receiver, responseTimeoutSeconds: 1, retrySeconds: 5))
         let agent = try station.startAgent()
         #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
 
@@ -228,11 +217,7 @@ struct LivenessTests {
         defer { box.stop() }
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
-        let socket = try NotifySocket(path: station.directory + "/notify.sock")
-        let agent = try ChildProcess(
-            Binaries.agent, ["run", "--config", station.configPath],
-            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "2000000"])
-        _ = await socket.messages(until: "READY=1")
+        let (agent, socket) = try await Self.startWatchedAgent(station)
         let first = await socket.messages(until: "WATCHDOG=1")
         #expect(first.last?.contains("WATCHDOG=1") == true, "\(first)\nlog:\n\(agent.log)")
         let second = await socket.messages(until: "WATCHDOG=1")
@@ -254,11 +239,7 @@ struct LivenessTests {
         defer { box.stop() }
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(platformURL: platform.baseURL, extraDevices: AlarmEndToEndTests.alarmBoxConfig(box))
-        let socket = try NotifySocket(path: station.directory + "/notify.sock")
-        let agent = try ChildProcess(
-            Binaries.agent, ["run", "--config", station.configPath],
-            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "2000000"])
-        _ = await socket.messages(until: "READY=1")
+        let (agent, socket) = try await Self.startWatchedAgent(station)
         #expect(await socket.messages(until: "WATCHDOG=1").last?.contains("WATCHDOG=1") == true, "log:\n\(agent.log)")
         #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
         // The store is open (before that, the commit path is not waited for: a store that does
@@ -295,5 +276,16 @@ struct LivenessTests {
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
         await platform.stop()
+    }
+
+    /// The agent under a systemd watchdog of 2 s (`NOTIFY_SOCKET`, `WATCHDOG_USEC`), once it has
+    /// said `READY=1`.
+    static func startWatchedAgent(_ station: Station) async throws -> (ChildProcess, NotifySocket) {
+        let socket = try NotifySocket(path: station.directory + "/notify.sock")
+        let agent = try ChildProcess(
+            Binaries.agent, ["run", "--config", station.configPath],
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "2000000"])
+        _ = await socket.messages(until: "READY=1")
+        return (agent, socket)
     }
 }

@@ -1,4 +1,5 @@
 import DC09Receiver
+import DeviceProtocols
 import EventModel
 import Foundation
 import Logging
@@ -91,8 +92,7 @@ struct OSDPAndDC09EndToEndTests {
         defer { station.remove() }
         let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(2))
         defer { box.stop() }
-        let receiver = try await DC09ReceiverServer.start(
-            policy: DC09ReceiverPolicy(accounts: [try DC09Account("1234"): nil]), logger: Logger(label: "test.dc09"))
+        let receiver = try await Self.startReceiver()
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(
             platformURL: platform.baseURL,
@@ -103,15 +103,9 @@ struct OSDPAndDC09EndToEndTests {
                 purpose = "one-key-alarm"
                 port = "\(box.linkPath)"
 
-                [sia]
-                receiver = "127.0.0.1:\(receiver.port)"
-                account = "1234"
-                receiver_number = "1"
-                link_test_seconds = 0
-
-                """)
+                """ + Self.siaConfig(receiver))
         let agent = try station.startAgent()
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
         box.press()
         let messages = await receiver.waitForMessages(count: 1, timeout: .seconds(10))
         #expect(messages.first?.message?.data.contains("PA") == true, "received: \(messages); log:\n\(agent.log)")
@@ -123,5 +117,30 @@ struct OSDPAndDC09EndToEndTests {
         await agent.stop()
         await platform.stop()
         await receiver.shutdown()
+    }
+}
+
+extension OSDPAndDC09EndToEndTests {
+    /// A simulated receiving centre that knows account 1234 (no encryption).
+    static func startReceiver() async throws -> DC09ReceiverServer {
+        try await DC09ReceiverServer.start(
+            policy: DC09ReceiverPolicy(accounts: [try DC09Account("1234"): nil]), logger: Logger(label: "test.dc09"))
+    }
+
+    /// The `[sia]` table pointing the agent at `receiver` as account 1234, without link tests;
+    /// the timeouts as given, or the agent's defaults.
+    static func siaConfig(_ receiver: DC09ReceiverServer, responseTimeoutSeconds: Int? = nil, retrySeconds: Int? = nil) -> String {
+        var text = """
+
+            [sia]
+            receiver = "127.0.0.1:\(receiver.port)"
+            account = "1234"
+            receiver_number = "1"
+            link_test_seconds = 0
+
+            """
+        if let responseTimeoutSeconds { text += "response_timeout_seconds = \(responseTimeoutSeconds)\n" }
+        if let retrySeconds { text += "retry_seconds = \(retrySeconds)\n" }
+        return text
     }
 }
