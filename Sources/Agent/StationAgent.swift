@@ -189,15 +189,15 @@ public enum StationAgent {
             IntakeRetryService(intake: intake, clock: clock, logger: logger),
             HTTPClientOwner(client: http),
             ForwarderService(
-                store: store, sender: client,
+                store: store, uplink: client,
                 lanes: [
                     .alarm: .init(policy: settings.alarmRetry, batchSize: min(settings.batchSize, 50)),
                     .normal: .init(policy: settings.retry, batchSize: settings.batchSize),
                 ],
                 clock: clock, logger: logger, observer: coordinator, drainOnShutdown: { drain.drains }),
-            DownlinkService(client: client, store: store, coordinator: coordinator, clock: clock, logger: logger),
+            DownlinkService(uplink: client, store: store, coordinator: coordinator, clock: clock, logger: logger),
             HeartbeatService(
-                client: client, store: store, coordinator: coordinator, interval: settings.heartbeatInterval, clock: clock,
+                uplink: client, store: store, coordinator: coordinator, interval: settings.heartbeatInterval, clock: clock,
                 logger: logger),
             RetentionService(store: store, retention: settings.retention, clock: clock, logger: logger),
             ClockWatchService(store: store, clock: clock, logger: logger),

@@ -19,20 +19,20 @@ import Uplink
     func forwarder<C: Clock>(_ store: EventStore, _ sender: ScriptedSender, clock: C, batchSize: Int) -> ForwarderService<C>
     where C.Duration == Duration {
         ForwarderService(
-            store: store, sender: sender,
+            store: store, uplink: sender,
             lanes: [.alarm: .init(policy: policy, batchSize: batchSize), .normal: .init(policy: policy, batchSize: batchSize)],
             clock: clock, logger: logger)
     }
 
     @Test func theReadAheadIsUsedOnlyWhenEveryEventWasAnsweredAndTheNextGoesAtOnce() {
-        let all = DeliveryPlanner.Decision(outcomes: [DeliveryOutcome(seq: 1, status: .accepted), DeliveryOutcome(seq: 2, status: .rejected)], next: .sendNow)
-        #expect(DeliveryPlanner.mayContinue(after: all, batchCount: 2))
-        #expect(!DeliveryPlanner.mayContinue(after: all, batchCount: 3), "an unanswered event must go again first")
-        let waiting = DeliveryPlanner.Decision(outcomes: all.outcomes, next: .wait(.seconds(1)))
-        #expect(!DeliveryPlanner.mayContinue(after: waiting, batchCount: 2))
-        let split = DeliveryPlanner.Decision(outcomes: [], next: .sendNow)
-        #expect(!DeliveryPlanner.mayContinue(after: split, batchCount: 4))
-        #expect(!DeliveryPlanner.mayContinue(after: split, batchCount: 0))
+        let all = DeliveryPlanner.Action(outcomes: [DeliveryOutcome(seq: 1, status: .accepted), DeliveryOutcome(seq: 2, status: .rejected)], next: .sendNow)
+        #expect(all.mayContinue(batchCount: 2))
+        #expect(!all.mayContinue(batchCount: 3), "an unanswered event must go again first")
+        let waiting = DeliveryPlanner.Action(outcomes: all.outcomes, next: .wait(.seconds(1)))
+        #expect(!waiting.mayContinue(batchCount: 2))
+        let split = DeliveryPlanner.Action(outcomes: [], next: .sendNow)
+        #expect(!split.mayContinue(batchCount: 4))
+        #expect(!split.mayContinue(batchCount: 0))
     }
 
     @Test func aPartialAnswerSendsTheUnansweredEventsBeforeAnythingReadAhead() async throws {

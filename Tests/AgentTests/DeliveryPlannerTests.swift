@@ -21,9 +21,9 @@ import Uplink
             "id-2": IngestResult(id: "id-2", status: .duplicate),
             "id-3": IngestResult(id: "id-3", status: .rejected, reason: "unknown purpose"),
         ]
-        let decision = planner.answered(results, for: events, unit: 0.5)
-        #expect(decision.next == .sendNow)
-        #expect(decision.outcomes == [
+        let action = planner.answered(results, for: events, unit: 0.5)
+        #expect(action.next == .sendNow)
+        #expect(action.outcomes == [
             DeliveryOutcome(seq: 1, status: .accepted),
             DeliveryOutcome(seq: 2, status: .duplicate),
             DeliveryOutcome(seq: 3, status: .rejected, reason: "unknown purpose"),
@@ -32,9 +32,9 @@ import Uplink
 
     @Test func eventsLeftOutOfTheAnswerStayQueued() {
         var planner = DeliveryPlanner(policy: policy, maximumBatch: 100)
-        let decision = planner.answered(["id-2": IngestResult(id: "id-2", status: .accepted)], for: batch(3), unit: 0.5)
-        #expect(decision.outcomes.map(\.seq) == [2])
-        #expect(decision.next == .sendNow)
+        let action = planner.answered(["id-2": IngestResult(id: "id-2", status: .accepted)], for: batch(3), unit: 0.5)
+        #expect(action.outcomes.map(\.seq) == [2])
+        #expect(action.next == .sendNow)
     }
 
     @Test func anAnswerAcknowledgingNothingBacksOff() {
@@ -60,9 +60,9 @@ import Uplink
     @Test func authenticationFailuresNeverDropEvents() {
         var planner = DeliveryPlanner(policy: policy, maximumBatch: 100)
         for code in [401, 403] {
-            let decision = planner.failed(UplinkError(.status(code), message: "\(code)"), for: batch(1), unit: 0.5)
-            #expect(decision.outcomes.isEmpty)
-            if case .wait = decision.next {} else { Issue.record("\(code) must back off, got \(decision.next)") }
+            let action = planner.failed(UplinkError(.status(code), message: "\(code)"), for: batch(1), unit: 0.5)
+            #expect(action.outcomes.isEmpty)
+            if case .wait = action.next {} else { Issue.record("\(code) must back off, got \(action.next)") }
         }
     }
 
@@ -92,9 +92,9 @@ import Uplink
         ]
         for error in answers {
             for size in [8, 1] {
-                let decision = planner.failed(error, for: batch(size), unit: 0.5)
-                #expect(decision.outcomes.isEmpty, "\(error.message) must keep the events")
-                if case .wait = decision.next {} else { Issue.record("\(error.message) must back off, got \(decision.next)") }
+                let action = planner.failed(error, for: batch(size), unit: 0.5)
+                #expect(action.outcomes.isEmpty, "\(error.message) must keep the events")
+                if case .wait = action.next {} else { Issue.record("\(error.message) must back off, got \(action.next)") }
             }
         }
     }

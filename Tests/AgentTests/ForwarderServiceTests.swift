@@ -18,7 +18,7 @@ import Uplink
     where C.Duration == Duration {
         let policy = RetryPolicy(initial: .seconds(1), maximum: .seconds(30), jitter: 0)
         return ForwarderService(
-            store: store, sender: sender,
+            store: store, uplink: sender,
             lanes: [.alarm: .init(policy: policy, batchSize: batchSize), .normal: .init(policy: policy, batchSize: batchSize)],
             clock: clock, logger: logger)
     }
@@ -57,7 +57,7 @@ import Uplink
         }
         let policy = RetryPolicy(initial: .seconds(1), maximum: .seconds(30), jitter: 0)
         let service = ForwarderService(
-            store: store, sender: sender, lanes: [.normal: .init(policy: policy, batchSize: 1)], clock: clock, logger: logger,
+            store: store, uplink: sender, lanes: [.normal: .init(policy: policy, batchSize: 1)], clock: clock, logger: logger,
             drainLimit: .seconds(10))
         let stopped = Flag()
         try await testGracefulShutdown { trigger in

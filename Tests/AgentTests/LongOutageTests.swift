@@ -64,7 +64,7 @@ import Uplink
         // test time keeps the test light next to the others running in parallel.
         let policy = RetryPolicy(initial: .seconds(1), maximum: .seconds(3600), jitter: 0)
         let forwarder = ForwarderService(
-            store: store, sender: sender,
+            store: store, uplink: sender,
             lanes: [.alarm: .init(policy: policy, batchSize: 50), .normal: .init(policy: policy, batchSize: 500)],
             clock: clock, logger: Logger(label: "test.outage"))
 

@@ -7,7 +7,7 @@ import Synchronization
 import Uplink
 
 /// A platform stand-in whose answers a test scripts, recording every batch it was sent.
-final class ScriptedSender: EventSender {
+final class ScriptedSender: EventUplink {
     typealias Script = @Sendable (_ call: Int, _ batch: [StoredEvent]) async -> Result<[String: IngestResult], UplinkError>
 
     private let calls = Mutex<[[StoredEvent]]>([])

@@ -12,7 +12,7 @@ import Uplink
 public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
     static var cursorKey: String { "downlink_cursor" }
 
-    let client: PlatformClient
+    let uplink: any CommandUplink
     let store: EventStore
     let coordinator: AlarmCoordinator
     let wait: Duration
@@ -21,10 +21,10 @@ public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
     let logger: Logger
 
     public init(
-        client: PlatformClient, store: EventStore, coordinator: AlarmCoordinator, wait: Duration = .seconds(25),
+        uplink: any CommandUplink, store: EventStore, coordinator: AlarmCoordinator, wait: Duration = .seconds(25),
         retry: RetryPolicy = RetryPolicy(initial: .seconds(1), maximum: .seconds(15)), clock: C, logger: Logger
     ) {
-        self.client = client
+        self.uplink = uplink
         self.store = store
         self.coordinator = coordinator
         self.wait = wait
@@ -53,7 +53,7 @@ public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
                 }
                 var cursor = start
                 defer { known = cursor }
-                let page = try await client.pollCommands(after: cursor, wait: wait)
+                let page = try await uplink.pollCommands(after: cursor, wait: wait)
                 failures = 0
                 for command in page.commands where command.id > cursor {
                     try await coordinator.apply(command)

@@ -9,15 +9,15 @@ import Uplink
 /// Tells the platform every `interval` (default 30 s) that the station is alive, with its queue
 /// depth, device states and latched alarms, so the platform can flag a silent station.
 public struct HeartbeatService<C: Clock>: Service where C.Duration == Duration {
-    let client: PlatformClient
+    let uplink: any CommandUplink
     let store: EventStore
     let coordinator: AlarmCoordinator
     let interval: Duration
     let clock: C
     let logger: Logger
 
-    public init(client: PlatformClient, store: EventStore, coordinator: AlarmCoordinator, interval: Duration, clock: C, logger: Logger) {
-        self.client = client
+    public init(uplink: any CommandUplink, store: EventStore, coordinator: AlarmCoordinator, interval: Duration, clock: C, logger: Logger) {
+        self.uplink = uplink
         self.store = store
         self.coordinator = coordinator
         self.interval = interval
@@ -33,7 +33,7 @@ public struct HeartbeatService<C: Clock>: Service where C.Duration == Duration {
         var failing = false
         while !Task.isCancelled {
             do {
-                try await client.sendHeartbeat(try await makeHeartbeat())
+                try await uplink.sendHeartbeat(try await makeHeartbeat())
                 if failing { logger.notice("heartbeat delivered again") }
                 failing = false
             } catch {

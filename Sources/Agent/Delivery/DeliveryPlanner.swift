@@ -3,9 +3,9 @@ import EventStore
 import PlatformAPI
 import Uplink
 
-/// The decisions of one delivery lane, as a pure state machine: given what happened to the last
-/// request, which verdicts to record and when to send next. No I/O, no clock: the forwarder
-/// does those, so every branch here is tested directly.
+/// The verdict half of a delivery lane (``DeliveryLane`` holds the rest), as a pure state
+/// machine: given what happened to the last request, which verdicts to record and when to send
+/// next. No I/O, no clock, so every branch here is tested directly.
 ///
 /// - A 200 records every acknowledged (`accepted` or `duplicate`) and `rejected` event; events
 ///   the platform left out stay queued. If at least one was answered, the next batch goes at
@@ -24,13 +24,23 @@ public struct DeliveryPlanner: Sendable {
         case wait(Duration)
     }
 
-    public struct Decision: Sendable, Hashable {
+    /// What to record and when to send next.
+    public struct Action: Sendable, Hashable {
         public var outcomes: [DeliveryOutcome]
         public var next: Next
 
         public init(outcomes: [DeliveryOutcome], next: Next) {
             self.outcomes = outcomes
             self.next = next
+        }
+
+        /// Whether the events read ahead (those after a batch of `batchCount` events, read while
+        /// it was in flight) may be sent next, with this batch's verdicts committed meanwhile.
+        /// Only when the platform answered every event of the batch and the lane sends at once:
+        /// after a failure, a split or a partial answer the lane reads again from the store, so
+        /// an unanswered event goes again before anything after it.
+        public func mayContinue(batchCount: Int) -> Bool {
+            next == .sendNow && batchCount > 0 && outcomes.count == batchCount
         }
     }
 
@@ -48,7 +58,7 @@ public struct DeliveryPlanner: Sendable {
     }
 
     /// The platform answered 200 with `results` (keyed by event id) for `batch`.
-    public mutating func answered(_ results: [String: IngestResult], for batch: [StoredEvent], unit: Double) -> Decision {
+    public mutating func answered(_ results: [String: IngestResult], for batch: [StoredEvent], unit: Double) -> Action {
         var outcomes: [DeliveryOutcome] = []
         outcomes.reserveCapacity(batch.count)
         for event in batch {
@@ -61,42 +71,33 @@ public struct DeliveryPlanner: Sendable {
         }
         if outcomes.isEmpty && !batch.isEmpty {
             failures += 1
-            return Decision(outcomes: [], next: .wait(policy.delay(afterFailures: failures, unit: unit)))
+            return Action(outcomes: [], next: .wait(policy.delay(afterFailures: failures, unit: unit)))
         }
         failures = 0
         batchLimit = min(maximumBatch, batchLimit * 2)
-        return Decision(outcomes: outcomes, next: .sendNow)
-    }
-
-    /// Whether the events read ahead (those after a batch of `batchCount` events, read while it
-    /// was in flight) may be sent next, with the batch's verdicts committed meanwhile. Only when
-    /// the platform answered every event of the batch and the planner sends at once: after a
-    /// failure, a split or a partial answer the lane reads again from the store, so an unanswered
-    /// event goes again before anything after it.
-    public static func mayContinue(after decision: Decision, batchCount: Int) -> Bool {
-        decision.next == .sendNow && batchCount > 0 && decision.outcomes.count == batchCount
+        return Action(outcomes: outcomes, next: .sendNow)
     }
 
     /// The request for `batch` failed with `error`.
-    public mutating func failed(_ error: UplinkError, for batch: [StoredEvent], unit: Double) -> Decision {
+    public mutating func failed(_ error: UplinkError, for batch: [StoredEvent], unit: Double) -> Action {
         // Too large for the platform or a proxy: a smaller batch may pass; nothing is refused.
         if error.isTooLarge && batch.count > 1 {
             batchLimit = max(1, batch.count / 2)
-            return Decision(outcomes: [], next: .sendNow)
+            return Action(outcomes: [], next: .sendNow)
         }
         if error.isRequestRejected {
             if batch.count > 1 {
                 batchLimit = max(1, batch.count / 2)
-                return Decision(outcomes: [], next: .sendNow)
+                return Action(outcomes: [], next: .sendNow)
             }
             if let only = batch.first {
                 failures = 0
-                return Decision(
+                return Action(
                     outcomes: [DeliveryOutcome(seq: only.seq, status: .rejected, reason: error.message)], next: .sendNow)
             }
         }
         failures += 1
-        return Decision(
+        return Action(
             outcomes: [], next: .wait(policy.delay(afterFailures: failures, retryAfter: error.retryAfter, unit: unit)))
     }
 }

@@ -27,7 +27,7 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
     }
 
     let store: EventStore
-    let sender: any EventSender
+    let uplink: any EventUplink
     let lanes: [Lane: LaneSettings]
     let clock: C
     let logger: Logger
@@ -41,13 +41,13 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
     let drainLimit: Duration
 
     public init(
-        store: EventStore, sender: any EventSender, lanes: [Lane: LaneSettings], clock: C, logger: Logger,
+        store: EventStore, uplink: any EventUplink, lanes: [Lane: LaneSettings], clock: C, logger: Logger,
         observer: (any DeliveryObserver)? = nil, drainOnShutdown: @escaping @Sendable () -> Bool = { true },
         drainLimit: Duration = .seconds(20)
     ) {
         self.drainLimit = drainLimit
         self.store = store
-        self.sender = sender
+        self.uplink = uplink
         self.lanes = lanes
         self.clock = clock
         self.logger = logger
@@ -64,174 +64,148 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
+    /// Carries out one lane's ``DeliveryLane`` actions until it says stop.
     private func runLane(_ lane: Lane, settings: LaneSettings) async throws {
-        var planner = DeliveryPlanner(policy: settings.policy, maximumBatch: settings.batchSize)
+        var machine = DeliveryLane<C.Instant>(
+            lane: lane, policy: settings.policy, maximumBatch: settings.batchSize, readsAhead: lane == .normal,
+            drainLimit: drainLimit)
         var rings = store.doorbell.rings(of: lane).makeAsyncIterator()
         let doorbell = store.doorbell
-        let delivered = Counter(label: "station_events_delivered_total", dimensions: [("lane", lane.rawValue)])
-        let rejected = Counter(label: "station_events_rejected_total", dimensions: [("lane", lane.rawValue)])
-        let failedRequests = Counter(label: "station_uplink_failures_total", dimensions: [("lane", lane.rawValue)])
-        let latency = Metrics.Timer(label: "station_delivery_latency_seconds", dimensions: [("lane", lane.rawValue)])
         var logger = self.logger
         logger[metadataKey: "lane"] = "\(lane.rawValue)"
-        var faults = PlatformFaultTracker(lane: lane)
-        // The normal lane overlaps its local work with the request in flight: while batch N is
-        // at the platform, the verdicts of batch N-1 are committed and the events after N are
-        // read. Requests stay one at a time and in order; see `DeliveryPlanner.mayContinue`.
-        let pipelined = lane == .normal
-        var readAhead: [StoredEvent] = []
-        var deferredOutcomes: [DeliveryOutcome] = []
-        // The store can refuse for a while (its write lock held elsewhere, a full disk, a
-        // salvage): the lane backs off and tries again; it never ends the agent over it. Verdicts
-        // not committed are kept and committed with the next ones; events read again meanwhile
-        // are sent again and the platform answers `duplicate`.
-        var storeFailures = StoreFailures(logger: logger)
+        let metrics = LaneMetrics(lane: lane)
 
-        var drainDeadline: C.Instant?
-        while !Task.isCancelled {
-            if Task.isShuttingDownGracefully {
-                // A reload stops after the request in flight; the loop's end commits its verdicts.
-                if !drainOnShutdown() { break }
-                let deadline = drainDeadline ?? clock.now.advanced(by: drainLimit)
-                drainDeadline = deadline
-                if clock.now >= deadline {
-                    logger.warning(
-                        "the shutdown drain reached its time limit; what is left is sent after the next start",
-                        metadata: ["drain.limit": "\(drainLimit)"])
-                    break
-                }
-            }
-            let batch: [StoredEvent]
-            if readAhead.isEmpty {
+        while true {
+            switch machine.next(now: clock.now, shutdown: shutdownState()) {
+            case .read(let limit):
                 do {
-                    batch = try await store.nextBatch(lane: lane, limit: planner.batchLimit)
+                    machine.read(try await store.nextBatch(lane: lane, limit: limit))
                 } catch {
-                    if Task.isCancelled { break }
-                    guard await storeFailures.wait(after: error, doing: "read the queue", on: clock) else { break }
-                    continue
+                    machine.readFailed(error)
                 }
-            } else {
-                batch = readAhead
-                readAhead = []
-            }
-            if batch.isEmpty {
-                if Task.isShuttingDownGracefully { return }
+
+            case .send(let batch, let commit, let readAheadLimit):
+                // The alarm's "sent" stage is a commit of its own: record it while the request
+                // is in flight instead of before it, and always before the answer is recorded.
+                async let announced: Void = announceSending(batch, lane: lane)
+                async let committed = commitResult(commit)
+                async let following: [StoredEvent] =
+                    if let readAheadLimit {
+                        store.nextBatch(lane: lane, limit: readAheadLimit, afterSeq: batch[batch.count - 1].seq)
+                    } else {
+                        []
+                    }
+                let result: Result<[String: IngestResult], UplinkError>
+                do {
+                    result = .success(try await uplink.send(batch))
+                } catch {
+                    result = .failure(error)
+                }
+                await announced
+                let answer = machine.requestEnded(
+                    result, previousCommit: await committed, following: (try? await following) ?? [],
+                    unit: Double.random(in: 0..<1), at: Date())
+                await report(answer, lane: lane, metrics: metrics, logger: logger)
+
+            case .commit(let outcomes):
+                do {
+                    try await store.markDelivered(outcomes)
+                    machine.committed()
+                } catch {
+                    machine.commitFailed(error)
+                }
+
+            case .waitForEvents:
                 // Sleep until an event is committed in this lane, or shutdown rings us awake.
-                let rang = await withGracefulShutdownHandler {
+                let rang: Void? = await withGracefulShutdownHandler {
                     await rings.next()
                 } onGracefulShutdown: {
                     doorbell.ring(lane)
                 }
-                if rang == nil { return }
-                continue
-            }
+                if rang == nil { machine.doorbellClosed() } else { machine.rang() }
 
-            let decision: DeliveryPlanner.Decision
-            // The alarm's "sent" stage is a commit of its own: record it while the request is in
-            // flight instead of before it, and always before the platform's answer is recorded.
-            async let announced: Void = announceSending(batch, lane: lane)
-            let marking = deferredOutcomes
-            deferredOutcomes = []
-            async let previousMarked: Void = store.markDelivered(marking)
-            let aheadLimit = planner.batchLimit
-            let lastSeq = batch[batch.count - 1].seq
-            async let following: [StoredEvent] =
-                pipelined ? store.nextBatch(lane: lane, limit: aheadLimit, afterSeq: lastSeq) : []
-            do {
-                let results = try await sender.send(batch)
-                decision = planner.answered(results, for: batch, unit: Double.random(in: 0..<1))
-                if !decision.outcomes.isEmpty, let action = faults.answered() {
-                    await record(action, lane: lane, logger: logger)
-                }
-            } catch {
-                failedRequests.increment()
-                decision = planner.failed(error, for: batch, unit: Double.random(in: 0..<1))
-                if case .wait = decision.next, let action = faults.failed(error, at: Date()) {
-                    await record(action, lane: lane, logger: logger)
-                } else {
-                    logger.debug(
-                        "delivery failed; events stay queued",
-                        metadata: [
-                            "uplink.error": "\(error.message)", "uplink.failures": "\(planner.failures)",
-                            "batch.size": "\(batch.count)",
-                        ])
-                }
-            }
+            case .sleep(let delay, let pause):
+                if case .store(let failure) = pause { logger.storeFailed(failure) }
+                if !(await sleepUnlessShuttingDown(for: delay, on: clock)) { machine.interrupted() }
 
-            await announced
-            var unmarked: [DeliveryOutcome] = []
-            var storeError: (any Error)?
-            do {
-                try await previousMarked
-            } catch {
-                (unmarked, storeError) = (marking, error)
-            }
-            let next = (try? await following) ?? []
-            if !decision.outcomes.isEmpty {
-                if unmarked.isEmpty && pipelined && DeliveryPlanner.mayContinue(after: decision, batchCount: batch.count) && !next.isEmpty {
-                    // Committed while the next request is in flight.
-                    deferredOutcomes = decision.outcomes
-                    readAhead = next
-                } else {
-                    do {
-                        try await store.markDelivered(unmarked + decision.outcomes)
-                        unmarked = []
-                    } catch {
-                        unmarked += decision.outcomes
-                        storeError = error
-                    }
-                }
-                if lane == .alarm, let observer {
-                    let acknowledged = Set(decision.outcomes.filter { $0.status != .rejected }.map(\.seq))
-                    await observer.acknowledged(batch.filter { acknowledged.contains($0.seq) })
-                    let refused = Set(decision.outcomes.filter { $0.status == .rejected }.map(\.seq))
-                    if !refused.isEmpty { await observer.refused(batch.filter { refused.contains($0.seq) }) }
-                }
-                let now = Date()
-                DeliveryMetrics.record(decision.outcomes, batch: batch)
-                for outcome in decision.outcomes {
-                    if outcome.status == .rejected {
-                        rejected.increment()
-                        logger.error(
-                            "platform rejected an event; it is kept (`station-agent rejected`) and not sent again unless requeued (alarms: every 5 min)",
-                            metadata: ["event.seq": "\(outcome.seq)", "reason": "\(outcome.reason ?? "none given")"])
-                    } else {
-                        delivered.increment()
-                    }
-                }
-                for event in batch {
-                    latency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(event.storedAt)) * 1e9))
-                }
-                logger.debug(
-                    "batch delivered",
-                    metadata: ["batch.size": "\(batch.count)", "batch.acknowledged": "\(decision.outcomes.count)",
-                               "batch.last_seq": "\(batch.last?.seq ?? 0)"])
-            }
+            case .storeAnswersAgain(let failures):
+                logger.storeAnswersAgain(after: failures)
 
-            if let storeError, !unmarked.isEmpty {
-                deferredOutcomes = unmarked + deferredOutcomes
-                if Task.isCancelled { break }
-                guard await storeFailures.wait(after: storeError, doing: "record what the platform answered", on: clock) else { break }
-                continue
-            }
-            storeFailures.succeeded()
-
-            switch decision.next {
-            case .sendNow:
-                continue
-            case .wait(let delay):
-                if Task.isShuttingDownGracefully {
+            case .stop(let reason, let commit):
+                switch reason {
+                case .drainLimitReached:
+                    logger.warning(
+                        "the shutdown drain reached its time limit; what is left is sent after the next start",
+                        metadata: ["drain.limit": "\(drainLimit)"])
+                case .failingAtShutdown:
                     logger.info("stopping delivery with events still queued; they are sent after the next start")
-                    return
+                case .cancelled, .reloading, .drained, .doorbellClosed:
+                    break
                 }
-                guard await sleepUnlessShuttingDown(for: delay, on: clock) else { return }
+                // One last try; if it fails too, the events are sent again after the next start
+                // and the platform answers `duplicate`.
+                if !commit.isEmpty { try? await store.markDelivered(commit) }
+                return
             }
         }
-        // Cancelled with verdicts not yet committed: try once; if that fails too, the events
-        // are sent again after the next start and the platform answers `duplicate`.
-        if !deferredOutcomes.isEmpty {
-            try? await store.markDelivered(deferredOutcomes)
+    }
+
+    private func shutdownState() -> DeliveryLane<C.Instant>.Shutdown {
+        if Task.isCancelled { return .cancelled }
+        if Task.isShuttingDownGracefully { return drainOnShutdown() ? .draining : .reloading }
+        return .running
+    }
+
+    private func commitResult(_ outcomes: [DeliveryOutcome]) async -> Result<Void, any Error> {
+        do {
+            try await store.markDelivered(outcomes)
+            return .success(())
+        } catch {
+            return .failure(error)
         }
+    }
+
+    /// Logs, counts and tells the alarm observer what came of a request.
+    private func report(_ answer: DeliveryLane<C.Instant>.Answer, lane: Lane, metrics: LaneMetrics, logger: Logger) async {
+        if let failure = answer.failure {
+            metrics.failedRequests.increment()
+            if answer.fault == nil {
+                logger.debug(
+                    "delivery failed; events stay queued",
+                    metadata: [
+                        "uplink.error": "\(failure.message)", "uplink.failures": "\(answer.failures)",
+                        "batch.size": "\(answer.batch.count)",
+                    ])
+            }
+        }
+        if let fault = answer.fault { await record(fault, lane: lane, logger: logger) }
+        guard !answer.outcomes.isEmpty else { return }
+        let batch = answer.batch
+        if lane == .alarm, let observer {
+            let acknowledged = Set(answer.outcomes.filter { $0.status != .rejected }.map(\.seq))
+            await observer.acknowledged(batch.filter { acknowledged.contains($0.seq) })
+            let refused = Set(answer.outcomes.filter { $0.status == .rejected }.map(\.seq))
+            if !refused.isEmpty { await observer.refused(batch.filter { refused.contains($0.seq) }) }
+        }
+        let now = Date()
+        DeliveryMetrics.record(answer.outcomes, batch: batch)
+        for outcome in answer.outcomes {
+            if outcome.status == .rejected {
+                metrics.rejected.increment()
+                logger.error(
+                    "platform rejected an event; it is kept (`station-agent rejected`) and not sent again unless requeued (alarms: every 5 min)",
+                    metadata: ["event.seq": "\(outcome.seq)", "reason": "\(outcome.reason ?? "none given")"])
+            } else {
+                metrics.delivered.increment()
+            }
+        }
+        for event in batch {
+            metrics.latency.recordNanoseconds(Int64(max(0, now.timeIntervalSince(event.storedAt)) * 1e9))
+        }
+        logger.debug(
+            "batch delivered",
+            metadata: ["batch.size": "\(batch.count)", "batch.acknowledged": "\(answer.outcomes.count)",
+                       "batch.last_seq": "\(batch.last?.seq ?? 0)"])
     }
 
     /// Logs a change of the platform's fault once and records it for `status` and `doctor`.
@@ -258,5 +232,20 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
 
     private func announceSending(_ batch: [StoredEvent], lane: Lane) async {
         if lane == .alarm { await observer?.sending(batch) }
+    }
+}
+
+/// A lane's counters, made once per lane.
+private struct LaneMetrics {
+    let delivered: Counter
+    let rejected: Counter
+    let failedRequests: Counter
+    let latency: Metrics.Timer
+
+    init(lane: Lane) {
+        delivered = Counter(label: "station_events_delivered_total", dimensions: [("lane", lane.rawValue)])
+        rejected = Counter(label: "station_events_rejected_total", dimensions: [("lane", lane.rawValue)])
+        failedRequests = Counter(label: "station_uplink_failures_total", dimensions: [("lane", lane.rawValue)])
+        latency = Metrics.Timer(label: "station_delivery_latency_seconds", dimensions: [("lane", lane.rawValue)])
     }
 }
