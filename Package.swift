@@ -90,9 +90,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "SystemdNotify", swiftSettings: swiftSettings),
+        // The one check of every secret file (keys, tokens): private to its owner, or refused.
+        .target(name: "SecretFile", swiftSettings: swiftSettings),
         .target(
             name: "OSDP",
             dependencies: [
+                "SecretFile",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,7 +118,7 @@ let package = Package(
         ),
         .target(
             name: "StationConfig",
-            dependencies: ["DeviceProtocols", "EventModel"],
+            dependencies: ["DeviceProtocols", "EventModel", "SecretFile"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -195,7 +198,7 @@ let package = Package(
             name: "StationSim",
             dependencies: [
                 "VirtualDevices", "PlatformEmulator", "PlatformAPI", "DeviceProtocols", "EventModel", "DC09Receiver", "SIADC09",
-                "EventStore", "CSerialShim", "ToolSupport", "OSDP", "SeededRandom",
+                "EventStore", "CSerialShim", "ToolSupport", "OSDP", "SeededRandom", "SecretFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -237,6 +240,7 @@ let package = Package(
         ),
         .testTarget(name: "SystemdNotifyTests", dependencies: ["SystemdNotify"], swiftSettings: swiftSettings),
         .testTarget(name: "ToolSupportTests", dependencies: ["ToolSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SecretFileTests", dependencies: ["SecretFile", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "OSDPTests", dependencies: ["OSDP"], swiftSettings: swiftSettings),
         .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols", "SeededRandom"], swiftSettings: swiftSettings),
         .testTarget(

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import PlatformAPI
 import PlatformEmulator
+import SecretFile
 import ServiceLifecycle
 import UnixSignals
 
@@ -38,12 +39,11 @@ struct Emulator: AsyncParsableCommand {
             } else {
                 (station, path) = (nil, option)
             }
-            var info = stat()
-            guard stat(path, &info) == 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("--signing-key \(option): cannot read \(path)")
-            }
-            guard info.st_mode & (S_IRWXG | S_IRWXO) == 0 else {
-                throw ValidationError("--signing-key \(option): \(path) is readable by other users; run `chmod 600 \(path)`")
+            let text: String
+            do {
+                text = try SecretFile.readText(path)
+            } catch {
+                throw ValidationError("--signing-key \(option): \(error)")
             }
             let key: HMACKey
             switch HMACKey.parse(hex: text) {

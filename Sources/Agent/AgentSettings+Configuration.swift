@@ -65,23 +65,16 @@ extension AgentSettings {
 }
 
 extension AgentSettings {
-    /// The DC-09 transmitter for `[sia]`: reads the key file (refusing one others can read).
+    /// The DC-09 transmitter for `[sia]`: reads the key file (``KeyFile``: refusing one others can read).
     public static func dc09Settings(_ sia: StationConfiguration.Sia, file: String) throws(ConfigError) -> DC09Settings {
         func fail(_ key: String, _ message: String) -> ConfigError {
             ConfigError(issues: [ConfigIssue(file: file, key: "sia.\(key)", message: message)])
         }
         var key: DC09Key?
         if let keyFile = sia.keyFile {
-            var info = stat()
-            guard stat(keyFile, &info) == 0 else {
-                throw fail("key_file", "cannot read \(keyFile): \(String(cString: strerror(errno))); create it (hex key, mode 0600)")
-            }
-            guard info.st_mode & (S_IRWXG | S_IRWXO) == 0 else {
-                throw fail("key_file", "\(keyFile) is readable by other users; run `chmod 600 \(keyFile)` (the key encrypts alarms)")
-            }
-            guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
-                throw fail("key_file", "cannot read \(keyFile) as text; it must hold the AES key as hex")
-            }
+            let text = try KeyFile.readText(
+                StationConfiguration.FileReference(keyFile), configurationFile: file, key: "sia.key_file",
+                purpose: "the key encrypts alarms")
             do {
                 key = try DC09Key(hex: text.trimmingCharacters(in: .whitespacesAndNewlines))
             } catch {

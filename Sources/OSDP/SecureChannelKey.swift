@@ -1,3 +1,4 @@
+import SecretFile
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -97,48 +98,25 @@ public struct OSDPSecureChannelKey: Sendable, Hashable, CustomStringConvertible,
 
     // MARK: Key files
 
-    /// Reads a key file: 32 hex digits (whitespace allowed), owned by the reader of the file and
-    /// readable by nobody else.
+    /// Reads a key file: 32 hex digits (whitespace allowed), readable by the agent's user and by
+    /// nobody else (``SecretFile``, the check every secret file goes through).
     ///
-    /// The permission check is made on the opened descriptor (`fstat`), so the file checked is
-    /// the file read.
     /// - Throws: ``OSDPKeyError`` naming the path when the file is missing, is readable or writable
     ///   by group or others (mode must be 0600 or 0400), or does not hold a key. The key text is
     ///   never part of an error.
     public static func load(fromFile path: String) throws(OSDPKeyError) -> OSDPSecureChannelKey {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
-            let code = errno
-            throw OSDPKeyError(
-                path: path, message: "cannot open the key file: \(errorText(code))",
-                hint: code == ENOENT
-                    ? "Create it with `(umask 077; openssl rand -hex 16 > \(path))`."
-                    : "Check that the file exists, is not a symlink, and that the agent's user can read it.")
-        }
-        defer { _ = close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw OSDPKeyError(path: path, message: "fstat failed: \(errorText(errno))", hint: "Check the file system.")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw OSDPKeyError(path: path, message: "the key file is not a regular file", hint: "Point key_file at a regular file.")
-        }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw OSDPKeyError(
-                path: path, message: "the key file is accessible by group or others (mode \(String(mode, radix: 8)))",
-                hint: "Run `chmod 600 \(path)`; keys must be readable by the agent's user only.")
-        }
-        var content: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 256)
-        while content.count <= 4096 {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw OSDPKeyError(path: path, message: "read failed: \(errorText(errno))", hint: "Check the file system.")
+        let content: [UInt8]
+        do {
+            content = try SecretFile.read(path, limit: 4096)
+        } catch {
+            let hint: String
+            switch error.kind {
+            case .missing: hint = "Create it with `(umask 077; openssl rand -hex 16 > \(path))`."
+            case .openToOthers: hint = "Run `chmod 600 \(path)`; keys must be readable by the agent's user only."
+            default: hint = "The fix: \(error.fix)."
             }
-            if count == 0 { break }
-            content += chunk[0..<count]
+            let message = error.kind == .openToOthers ? "the key file is \(error.reason)" : error.message
+            throw OSDPKeyError(path: path, message: message, hint: hint)
         }
         do {
             return try OSDPSecureChannelKey(hex: String(decoding: content, as: UTF8.self))

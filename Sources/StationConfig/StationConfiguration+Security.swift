@@ -1,4 +1,5 @@
 import Foundation
+import SecretFile
 
 extension StationConfiguration {
     /// A file the configuration names, with the line that names it (for `FILE:LINE: key:` errors
@@ -69,8 +70,8 @@ extension StationConfiguration {
     }
 }
 
-/// Reads the secret files the configuration names (keys, tokens): refuses a file that users
-/// other than its owner may read, and says how to fix it.
+/// Reads the secret files the configuration names (keys, tokens) through ``SecretFile``, the
+/// one check for all of them, and turns its problem into a ``ConfigError`` naming the key.
 public enum KeyFile {
     /// The text of the secret file at `reference`.
     ///
@@ -83,42 +84,29 @@ public enum KeyFile {
     public static func readText(
         _ reference: StationConfiguration.FileReference, configurationFile: String, key: String, purpose: String
     ) throws(ConfigError) -> String {
-        func fail(_ message: String) -> ConfigError {
-            ConfigError(issues: [ConfigIssue(file: configurationFile, line: reference.line, key: key, message: message)])
+        do {
+            return try SecretFile.readText(reference.path)
+        } catch {
+            throw configError(error, reference: reference, configurationFile: configurationFile, key: key, purpose: purpose)
         }
-        try checkPrivate(reference, configurationFile: configurationFile, key: key, purpose: purpose)
-        guard let data = FileManager.default.contents(atPath: reference.path) else {
-            throw fail("cannot read \(reference.path) as user \(currentUser); let the service user read it (`chown`), mode 0600")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw fail("\(reference.path) is not text")
-        }
-        return text
     }
 
-    /// Checks that `reference` exists and that neither its group nor other users have any
-    /// permission on it.
+    /// Checks that `reference` can be read and that neither its group nor other users have any
+    /// permission on it (for a file another library reads: the TLS client key).
     public static func checkPrivate(
         _ reference: StationConfiguration.FileReference, configurationFile: String, key: String, purpose: String
     ) throws(ConfigError) {
-        var info = stat()
-        guard stat(reference.path, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
-            throw ConfigError(issues: [ConfigIssue(
-                file: configurationFile, line: reference.line, key: key,
-                message: "cannot read \(reference.path): \(reason); create it (mode 0600, owned by the service user)")])
-        }
-        let others = info.st_mode & (S_IRWXG | S_IRWXO)
-        guard others == 0 else {
-            let who = others & S_IRWXO != 0 ? "every user" : "its group"
-            throw ConfigError(issues: [ConfigIssue(
-                file: configurationFile, line: reference.line, key: key,
-                message: "\(reference.path) is open to \(who) (mode \(String(info.st_mode & 0o777, radix: 8))); "
-                    + "run `chmod 600 \(reference.path)` (\(purpose))")])
-        }
+        _ = try readText(reference, configurationFile: configurationFile, key: key, purpose: purpose)
     }
 
-    private static var currentUser: String {
-        getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
+    /// `FILE:LINE: KEY: what is wrong; what to do (why it matters)`: the purpose is said where
+    /// the file is open to others, the reason to fix it.
+    static func configError(
+        _ problem: SecretFile.Problem, reference: StationConfiguration.FileReference, configurationFile: String, key: String,
+        purpose: String
+    ) -> ConfigError {
+        let why = problem.kind == .openToOthers ? " (\(purpose))" : ""
+        return ConfigError(issues: [ConfigIssue(
+            file: configurationFile, line: reference.line, key: key, message: "\(problem.message); \(problem.fix)\(why)")])
     }
 }

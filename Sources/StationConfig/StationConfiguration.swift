@@ -1,6 +1,7 @@
 import DeviceProtocols
 import EventModel
 import Foundation
+import SecretFile
 
 /// A station's configuration, as read from its TOML file by ``ConfigLoader`` and checked
 /// against the schema described in `docs/configuration.md`. Defaults are filled in, relative
@@ -378,14 +379,14 @@ extension StationConfiguration.Credential {
         case .token(let secret):
             return secret.value
         case .tokenFile(let path):
-            var info = stat()
-            if stat(path, &info) == 0, info.st_mode & S_IROTH != 0 {
-                throw ConfigError(issues: [ConfigIssue(
-                    file: path, key: "platform.token_file",
-                    message: "the token file is readable by every user; run `chmod 600 \(path)` (the token lets anyone post events as this station)"
-                )])
+            let text: String
+            do {
+                text = try SecretFile.readText(path)
+            } catch {
+                throw KeyFile.configError(
+                    error, reference: StationConfiguration.FileReference(path), configurationFile: path, key: "platform.token_file",
+                    purpose: "the token lets anyone post events as this station")
             }
-            let text = try ConfigLoader.readText(path: path, what: "the platform token file (platform.token_file)")
             let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !token.isEmpty, !token.contains(where: \.isNewline) else {
                 throw ConfigError(issues: [ConfigIssue(

@@ -1,5 +1,6 @@
 import Foundation
 import SerialTransport
+import TestSupport
 import Testing
 import VirtualDevices
 

@@ -6,26 +6,6 @@ import Testing
 import Glibc
 #endif
 
-/// A fresh directory under /tmp, removed when the value is deinitialised.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/serial-transport-tests-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard created != nil else {
-            throw POSIXFailure(call: "mkdtemp", code: errno)
-        }
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
 struct POSIXFailure: Error, CustomStringConvertible {
     let call: String
     let code: Int32

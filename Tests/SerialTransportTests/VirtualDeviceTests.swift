@@ -1,6 +1,7 @@
 import DeviceProtocols
 import Foundation
 import SerialTransport
+import TestSupport
 import Testing
 import VirtualDevices
 

@@ -87,7 +87,9 @@ struct LoaderFileTests {
                 try StationConfiguration.Credential.tokenFile(tokenFile).bearerToken()
             }
             let missing = dir + "/absent"
-            #expect(throws: ConfigError(issues: [ConfigIssue(file: missing, message: "cannot read the platform token file (platform.token_file): no such file; check the path")])) {
+            #expect(throws: ConfigError(issues: [ConfigIssue(
+                file: missing, key: "platform.token_file",
+                message: "cannot read \(missing): No such file or directory; create it (mode 0600, owned by the service user)")])) {
                 try StationConfiguration.Credential.tokenFile(missing).bearerToken()
             }
         }

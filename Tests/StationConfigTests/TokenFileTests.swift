@@ -20,7 +20,19 @@ import Testing
         let path = try tokenFile(mode: 0o644)
         defer { unlink(path) }
         let error = #expect(throws: ConfigError.self) { try StationConfiguration.Credential.tokenFile(path).bearerToken() }
-        #expect(error?.description.contains("readable by every user") == true)
-        #expect(error?.description.contains("chmod 600 \(path)") == true)
+        #expect(
+            error?.description
+                == "\(path): platform.token_file: \(path) is open to every user (mode 644); run `chmod 600 \(path)` "
+                + "(the token lets anyone post events as this station)")
+    }
+
+    /// The token file gets the same check as every key file: a group may not read it either
+    /// (it used to be refused only when every user could read it).
+    @Test func aGroupReadableTokenFileIsRefusedToo() throws {
+        let path = try tokenFile(mode: 0o640)
+        defer { unlink(path) }
+        let error = #expect(throws: ConfigError.self) { try StationConfiguration.Credential.tokenFile(path).bearerToken() }
+        #expect(error?.description.contains("is open to its group (mode 640); run `chmod 600 \(path)`") == true)
+        #expect(error?.description.contains("s3cret") == false, "the token is never part of an error")
     }
 }
