@@ -25,36 +25,26 @@ extension AgentSettings {
             retry: RetryPolicy(initial: platform.retryInitial, maximum: platform.retryMax),
             retention: configuration.store.retention,
             readers: configuration.devices.compactMap { device in
-                guard device.kind == .cardReader, let profile = device.profile else { return nil }
-                let line = profile.line
-                let settings = SerialSettings(
-                    baud: device.baud ?? line.baud, dataBits: line.dataBits, parity: SerialParity(line.parity),
-                    stopBits: line.stopBits)
-                return CardReaderDevice(
-                    name: device.name, purpose: device.purpose, profile: profile, port: device.port,
-                    settings: settings, dedupWindow: device.dedupWindow,
-                    reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
+                guard case .cardReader(let reader) = device.kind else { return nil }
+                return Self.cardReader(device, reader)
             },
             alarmBoxes: configuration.devices.compactMap { device in
-                guard device.kind == .alarmBox, let options = device.alarmBox else { return nil }
+                guard case .alarmBox(let box) = device.kind else { return nil }
                 return AlarmBoxConfiguration(
-                    name: device.name, purpose: device.purpose, port: device.port, supervision: options.supervision,
+                    name: device.name, purpose: device.purpose, port: device.port, supervision: box.supervision,
                     reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
             },
             alarmButtons: configuration.devices.compactMap { device in
-                guard device.kind == .alarmButton, let options = device.alarmButton, case .path(let path) = device.port,
-                    let input = ModemLine(rawValue: options.input), let drive = ModemOutput(rawValue: options.drive)
-                else { return nil }
-                return AlarmButtonConfiguration(
-                    name: device.name, purpose: device.purpose, path: path, input: input, drive: drive,
-                    normallyClosed: options.normallyClosed, debounce: options.debounce, minimumPress: options.minimumPress,
-                    pollInterval: options.pollInterval, reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
+                guard case .alarmButton(let button) = device.kind else { return nil }
+                return Self.alarmButton(device, button)
             },
             heartbeatInterval: platform.heartbeatInterval
         )
         self.dc09 = dc09
-        osdpBuses = try configuration.devices.filter { $0.kind == .osdpBus }.map { device throws(ConfigError) in
-            try Self.osdpBus(device, file: configuration.file)
+        osdpBuses = []
+        for device in configuration.devices {
+            guard case .osdpBus(let bus) = device.kind else { continue }
+            osdpBuses.append(try Self.osdpBus(device, bus, file: configuration.file))
         }
         security = try SecuritySettings(configuration)
         storeBudgetBytes = configuration.store.maxBytes
@@ -65,6 +55,29 @@ extension AgentSettings {
 }
 
 extension AgentSettings {
+    /// A `card-reader`: its profile's line settings, with `baud` overriding the profile's speed.
+    static func cardReader(_ device: StationConfiguration.Device, _ reader: StationConfiguration.CardReaderOptions) -> CardReaderDevice {
+        let line = reader.profile.line
+        let settings = SerialSettings(
+            baud: reader.baud ?? line.baud, dataBits: line.dataBits, parity: SerialParity(line.parity), stopBits: line.stopBits)
+        return CardReaderDevice(
+            name: device.name, purpose: device.purpose, profile: reader.profile, port: device.port, settings: settings,
+            dedupWindow: reader.dedupWindow, reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
+    }
+
+    /// An `alarm-button`; nil for what the schema already refuses (a USB identity, an unknown line).
+    static func alarmButton(
+        _ device: StationConfiguration.Device, _ button: StationConfiguration.AlarmButtonOptions
+    ) -> AlarmButtonConfiguration? {
+        guard case .path(let path) = device.port, let input = ModemLine(rawValue: button.input),
+            let drive = ModemOutput(rawValue: button.drive)
+        else { return nil }
+        return AlarmButtonConfiguration(
+            name: device.name, purpose: device.purpose, path: path, input: input, drive: drive,
+            normallyClosed: button.normallyClosed, debounce: button.debounce, minimumPress: button.minimumPress,
+            pollInterval: button.pollInterval, reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
+    }
+
     /// The DC-09 transmitter for `[sia]`: reads the key file (``KeyFile``: refusing one others can read).
     public static func dc09Settings(_ sia: StationConfiguration.Sia, file: String) throws(ConfigError) -> DC09Settings {
         func fail(_ key: String, _ message: String) -> ConfigError {
@@ -96,9 +109,11 @@ extension AgentSettings {
 extension AgentSettings {
     /// An `osdp-bus` device with its readers; loads each secure reader's key (refusing a key
     /// file others can read).
-    static func osdpBus(_ device: StationConfiguration.Device, file: String) throws(ConfigError) -> OSDPBusConfiguration {
+    static func osdpBus(
+        _ device: StationConfiguration.Device, _ bus: StationConfiguration.OSDPBusOptions, file: String
+    ) throws(ConfigError) -> OSDPBusConfiguration {
         var readers: [OSDPBusConfiguration.Reader] = []
-        for (index, reader) in device.osdpReaders.enumerated() {
+        for (index, reader) in bus.readers.enumerated() {
             var mode = OSDPSecureChannelMode.disabled
             if let keyFile = reader.keyFile {
                 do {
@@ -114,7 +129,7 @@ extension AgentSettings {
                 alarmInput: reader.alarmInput))
         }
         return OSDPBusConfiguration(
-            name: device.name, port: device.port, baud: device.baud ?? 9600, turnaroundGap: device.osdpTurnaroundGap,
+            name: device.name, port: device.port, baud: bus.baud ?? 9600, turnaroundGap: bus.turnaroundGap,
             readers: readers, reopen: RetryPolicy(initial: device.reopenInitial, maximum: device.reopenMax))
     }
 }

@@ -58,7 +58,7 @@ public struct SecuritySettings: Sendable {
                         key: try Self.hmacKey(
                             reference, file: file, key: "privacy.district_key_file",
                             purpose: "with the key, pseudonyms can be linked back to card numbers")))
-            } else if let reader = configuration.devices.first(where: { $0.kind == .cardReader || $0.kind == .osdpBus }) {
+            } else if let reader = configuration.devices.first(where: \.readsCards) {
                 throw ConfigError(issues: [ConfigIssue(
                     file: file, line: privacy.line, key: "privacy.district_key_file",
                     message: "required key is missing: card_ids is \"pseudonym\" (the default) and device \"\(reader.name)\" reads cards; "

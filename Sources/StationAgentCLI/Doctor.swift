@@ -139,7 +139,7 @@ enum DoctorChecks {
             } catch {
                 return DoctorLine(
                     level: .fail, subject: subject, message: "\(configured) not found (\(error.message))",
-                    action: "plug the \(device.kind.rawValue) in and check the cable; `station-agent ports` lists the ports present")
+                    action: "plug the \(device.kind.name.rawValue) in and check the cable; `station-agent ports` lists the ports present")
             }
             identity = configured == path ? path : "\(configured) -> \(path)"
             if let info = ports.first(where: { $0.path == path }) {

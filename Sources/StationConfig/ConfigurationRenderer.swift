@@ -43,8 +43,8 @@ enum ConfigurationRenderer {
             lines.append("")
             lines.append("[[device]]")
             lines.append("name = \(q(device.name))")
-            lines.append("kind = \(q(device.kind.rawValue))")
-            if let profile = device.profile { lines.append("profile = \(q(profile.rawValue))") }
+            lines.append("kind = \(q(device.kind.name.rawValue))")
+            if case .cardReader(let reader) = device.kind { lines.append("profile = \(q(reader.profile.rawValue))") }
             lines.append("purpose = \(q(device.purpose))")
             switch device.port {
             case .path(let path):
@@ -54,20 +54,38 @@ enum ConfigurationRenderer {
                 lines.append("usb_product = \(q(PortSpec.hex4(product)))")
                 if let serial { lines.append("usb_serial = \(q(serial))") }
             }
-            if let baud = device.baud { lines.append("baud = \(baud)") }
-            lines.append("dedup_window_ms = \(milliseconds(device.dedupWindow))")
-            lines.append("reopen_initial_ms = \(milliseconds(device.reopenInitial))")
-            lines.append("reopen_max_ms = \(milliseconds(device.reopenMax))")
-            if let box = device.alarmBox {
+            switch device.kind {
+            case .cardReader(let reader):
+                if let baud = reader.baud { lines.append("baud = \(baud)") }
+                lines.append("dedup_window_ms = \(milliseconds(reader.dedupWindow))")
+            case .alarmBox(let box):
                 lines.append("supervision_seconds = \(box.supervision.components.seconds)")
-            }
-            if let button = device.alarmButton {
+            case .alarmButton(let button):
                 lines.append("input = \(q(button.input))")
                 lines.append("drive = \(q(button.drive))")
                 lines.append("wiring = \(q(button.normallyClosed ? "normally-closed" : "normally-open"))")
                 lines.append("debounce_ms = \(milliseconds(button.debounce))")
                 lines.append("minimum_press_ms = \(milliseconds(button.minimumPress))")
                 lines.append("poll_ms = \(milliseconds(button.pollInterval))")
+            case .osdpBus(let bus):
+                if let baud = bus.baud { lines.append("baud = \(baud)") }
+                if let gap = bus.turnaroundGap { lines.append("turnaround_gap_ms = \(milliseconds(gap))") }
+            }
+            lines.append("reopen_initial_ms = \(milliseconds(device.reopenInitial))")
+            lines.append("reopen_max_ms = \(milliseconds(device.reopenMax))")
+            // Last: after `[[device.reader]]`, keys belong to the reader.
+            if case .osdpBus(let bus) = device.kind {
+                for reader in bus.readers {
+                    lines.append("")
+                    lines.append("[[device.reader]]")
+                    lines.append("address = \(reader.address)")
+                    lines.append("name = \(q(reader.name))")
+                    lines.append("purpose = \(q(reader.purpose))")
+                    lines.append("secure = \(reader.keyFile != nil)")
+                    if let keyFile = reader.keyFile { lines.append("key_file = \(q(keyFile))") }
+                    if reader.install { lines.append("install = true") }
+                    if let input = reader.alarmInput { lines.append("alarm_input = \(input)") }
+                }
             }
         }
         if let sia = configuration.sia {

@@ -282,56 +282,99 @@ public struct StationConfiguration: Sendable, Hashable {
         }
     }
 
-    /// `[[device]]`: one device to read.
+    /// `[[device]]`: one device to read. What every kind has is here; what only one kind has
+    /// is in its ``Kind`` case, so a card reader without a profile or a button with an OSDP
+    /// reader list cannot be written down.
     public struct Device: Sendable, Hashable {
         /// `name`: unique among the devices; 1 to 32 of `a-z 0-9 _ -`. Events carry it.
         public var name: String
-        /// `kind`.
-        public var kind: DeviceKind
-        /// `profile`: the reader's wire format (card readers only).
-        public var profile: ReaderProfile?
-        /// `purpose`: what a tap on this reader means to the platform (`check-in`,
+        /// `purpose`: what a tap or a press on this device means to the platform (`check-in`,
         /// `attendance`, `service-request`, `volunteer`, `patrol`, or another word of
         /// `a-z 0-9 _ -`).
         public var purpose: String
         /// `port`, or `usb_vendor` + `usb_product` (+ `usb_serial`): how to find the device.
         public var port: PortSpec
-        /// `baud`: overrides the profile's line speed when set.
-        public var baud: Int?
-        /// `dedup_window_ms`: the same card read again within this window is one tap.
-        public var dedupWindow: Duration
         /// `reopen_initial_ms`: the first delay before reopening a device that went away.
         public var reopenInitial: Duration
         /// `reopen_max_ms`: the longest delay between reopening attempts.
         public var reopenMax: Duration
-        /// The settings of an `alarm-box`.
-        public var alarmBox: AlarmBoxOptions?
-        /// The settings of an `alarm-button`.
-        public var alarmButton: AlarmButtonOptions?
-        /// The readers of an `osdp-bus`.
-        public var osdpReaders: [OSDPReader] = []
-        /// `turnaround_gap_ms` of an `osdp-bus` (nil: the spec's two character times).
-        public var osdpTurnaroundGap: Duration?
+        /// `kind`, with the settings only that kind takes.
+        public var kind: Kind
+
+        /// `kind`, with its own settings.
+        public enum Kind: Sendable, Hashable {
+            case cardReader(CardReaderOptions)
+            case alarmBox(AlarmBoxOptions)
+            case alarmButton(AlarmButtonOptions)
+            case osdpBus(OSDPBusOptions)
+
+            /// The `kind` value in the file.
+            public var name: DeviceKind {
+                switch self {
+                case .cardReader: .cardReader
+                case .alarmBox: .alarmBox
+                case .alarmButton: .alarmButton
+                case .osdpBus: .osdpBus
+                }
+            }
+        }
 
         public init(
-            name: String, kind: DeviceKind = .cardReader, profile: ReaderProfile?, purpose: String, port: PortSpec, baud: Int? = nil,
-            dedupWindow: Duration = .milliseconds(2000), reopenInitial: Duration = .milliseconds(200), reopenMax: Duration = .milliseconds(5000),
-            alarmBox: AlarmBoxOptions? = nil, alarmButton: AlarmButtonOptions? = nil, osdpReaders: [OSDPReader] = [],
-            osdpTurnaroundGap: Duration? = nil
+            name: String, purpose: String, port: PortSpec, reopenInitial: Duration = .milliseconds(200),
+            reopenMax: Duration = .milliseconds(5000), kind: Kind
         ) {
-            self.osdpReaders = osdpReaders
-            self.osdpTurnaroundGap = osdpTurnaroundGap
-            self.alarmBox = alarmBox
-            self.alarmButton = alarmButton
             self.name = name
-            self.kind = kind
-            self.profile = profile
             self.purpose = purpose
             self.port = port
-            self.baud = baud
-            self.dedupWindow = dedupWindow
             self.reopenInitial = reopenInitial
             self.reopenMax = reopenMax
+            self.kind = kind
+        }
+
+        /// The names this device and, on an OSDP bus, its readers put on events.
+        public var eventSourceNames: [String] {
+            if case .osdpBus(let bus) = kind { return [name] + bus.readers.map(\.name) }
+            return [name]
+        }
+
+        /// Whether it reads cards (whose numbers `[privacy]` governs).
+        public var readsCards: Bool {
+            switch kind {
+            case .cardReader, .osdpBus: true
+            case .alarmBox, .alarmButton: false
+            }
+        }
+    }
+
+    /// Settings of a `card-reader` device.
+    public struct CardReaderOptions: Sendable, Hashable {
+        /// `profile`: the reader's wire format.
+        public var profile: ReaderProfile
+        /// `baud`: overrides the profile's line speed when set.
+        public var baud: Int?
+        /// `dedup_window_ms`: the same card read again within this window is one tap.
+        public var dedupWindow: Duration
+
+        public init(profile: ReaderProfile, baud: Int? = nil, dedupWindow: Duration = .milliseconds(2000)) {
+            self.profile = profile
+            self.baud = baud
+            self.dedupWindow = dedupWindow
+        }
+    }
+
+    /// Settings of an `osdp-bus` device.
+    public struct OSDPBusOptions: Sendable, Hashable {
+        /// `[[device.reader]]`: at least one.
+        public var readers: [OSDPReader]
+        /// `baud`: the bus speed (default 9600).
+        public var baud: Int?
+        /// `turnaround_gap_ms` (nil: the spec's two character times).
+        public var turnaroundGap: Duration?
+
+        public init(readers: [OSDPReader], baud: Int? = nil, turnaroundGap: Duration? = nil) {
+            self.readers = readers
+            self.baud = baud
+            self.turnaroundGap = turnaroundGap
         }
     }
 }

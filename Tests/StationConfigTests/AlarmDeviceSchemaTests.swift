@@ -12,10 +12,8 @@ struct AlarmDeviceSchemaTests {
             supervision_seconds = 12
             """)))
         let device = try #require(parsed.devices.first)
-        #expect(device.kind == .alarmBox)
-        #expect(device.profile == nil)
-        #expect(device.alarmBox?.supervision == .seconds(12))
-        #expect(device.alarmButton == nil)
+        #expect(device.kind == .alarmBox(.init(supervision: .seconds(12))))
+        #expect(device.kind.name == .alarmBox)
     }
 
     @Test func anAlarmButtonTakesItsWiringWithDefaults() throws {
@@ -78,5 +76,65 @@ struct AlarmDeviceSchemaTests {
         #expect(issues(minimalHead + "\nheartbeat_seconds = 0") == [
             "station.toml:5: platform.heartbeat_seconds: expected an integer from 1 to 3600; got 0",
         ])
+    }
+}
+
+/// `check-config` prints the effective configuration; read back, it is the same configuration,
+/// for every kind of device (each with only its own keys, an OSDP bus with its readers).
+@Suite struct EffectiveConfigurationTests {
+    @Test func theRenderedConfigurationReadsBackTheSame() throws {
+        let text = minimalHead + """
+
+            [[device]]
+            name = "reader-1"
+            kind = "card-reader"
+            profile = "em18"
+            purpose = "check-in"
+            port = "/dev/ttyUSB0"
+            baud = 19200
+            dedup_window_ms = 900
+
+            [[device]]
+            name = "alarm-1"
+            kind = "alarm-box"
+            purpose = "one-key-alarm"
+            usb_vendor = "1a86"
+            usb_product = "7523"
+            supervision_seconds = 12
+
+            [[device]]
+            name = "button-1"
+            kind = "alarm-button"
+            purpose = "one-key-alarm"
+            port = "sim:/tmp/station/button-1.lines"
+            wiring = "normally-closed"
+
+            [[device]]
+            name = "bus-1"
+            kind = "osdp-bus"
+            purpose = "check-in"
+            port = "/dev/ttyUSB2"
+            baud = 38400
+            turnaround_gap_ms = 4
+
+            [[device.reader]]
+            address = 1
+            name = "entrance"
+            secure = true
+            key_file = "/etc/station-agent/osdp/entrance.key"
+            install = true
+            alarm_input = 0
+
+            [[device.reader]]
+            address = 2
+            name = "desk"
+            purpose = "service-request"
+            """
+        let parsed = try #require(configuration(text))
+        #expect(parsed.devices.map(\.kind.name) == [.cardReader, .alarmBox, .alarmButton, .osdpBus])
+        let rendered = String(describing: parsed)
+        #expect(rendered.contains("[[device.reader]]"))
+        let again = try #require(configuration(rendered))
+        #expect(again.devices == parsed.devices)
     }
 }

@@ -254,7 +254,7 @@ struct DocumentationTests {
         #expect(example.platform.credential == .tokenFile("/etc/station-agent/token"))
         #expect(example.devices.map(\.name) == ["reader-1", "reader-2"])
         #expect(example.devices.map(\.port) == [.path("/dev/ttyUSB0"), .usb(vendor: 0x1A86, product: 0x7523, serial: "A10K3XYZ")])
-        #expect(example.devices.map(\.baud) == [nil, 9600])
+        #expect(example.devices.map(\.cardReader?.baud) == [nil, 9600])
     }
 
     @Test func referenceDocumentsEveryKey() throws {

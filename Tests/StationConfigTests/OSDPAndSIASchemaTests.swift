@@ -27,9 +27,9 @@ struct OSDPAndSIASchemaTests {
     @Test func anOSDPBusWithItsReaders() throws {
         let parsed = try #require(configuration(withDevice(bus)))
         let device = try #require(parsed.devices.first)
-        #expect(device.kind == .osdpBus)
-        #expect(device.baud == 19200)
-        #expect(device.osdpReaders == [
+        #expect(device.kind.name == .osdpBus)
+        #expect(device.osdpBus?.baud == 19200)
+        #expect(device.osdpBus?.readers == [
             .init(address: 1, name: "entrance", purpose: "check-in", keyFile: "/etc/station-agent/osdp/entrance.key", alarmInput: 0),
             .init(address: 2, name: "desk", purpose: "service-request"),
         ])

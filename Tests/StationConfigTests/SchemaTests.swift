@@ -119,13 +119,14 @@ struct SchemaValidTests {
             log: .init(level: .debug),
             devices: [
                 .init(
-                    name: "reader-1", kind: .cardReader, profile: .rdm6300, purpose: "check-in", port: .path("/dev/ttyUSB0"), baud: 9600,
-                    dedupWindow: .milliseconds(1500), reopenInitial: .milliseconds(100), reopenMax: .milliseconds(3000)
+                    name: "reader-1", purpose: "check-in", port: .path("/dev/ttyUSB0"), reopenInitial: .milliseconds(100),
+                    reopenMax: .milliseconds(3000),
+                    kind: .cardReader(.init(profile: .rdm6300, baud: 9600, dedupWindow: .milliseconds(1500)))
                 ),
                 .init(
-                    name: "reader_2", kind: .cardReader, profile: .textHex, purpose: "door-bell",
-                    port: .usb(vendor: 0x1A86, product: 0x7523, serial: "A10K3XYZ"), baud: nil,
-                    dedupWindow: .milliseconds(2000), reopenInitial: .milliseconds(200), reopenMax: .milliseconds(5000)
+                    name: "reader_2", purpose: "door-bell", port: .usb(vendor: 0x1A86, product: 0x7523, serial: "A10K3XYZ"),
+                    reopenInitial: .milliseconds(200), reopenMax: .milliseconds(5000),
+                    kind: .cardReader(.init(profile: .textHex, baud: nil, dedupWindow: .milliseconds(2000)))
                 ),
             ],
             file: "/etc/station-agent/station.toml"
@@ -156,8 +157,8 @@ struct SchemaValidTests {
         let parsed = try #require(configuration(withDevice(device())))
         #expect(parsed.devices == [
             .init(
-                name: "reader-1", kind: .cardReader, profile: .rdm6300, purpose: "check-in", port: .path("/dev/ttyUSB0"), baud: nil,
-                dedupWindow: .milliseconds(2000), reopenInitial: .milliseconds(200), reopenMax: .milliseconds(5000)
+                name: "reader-1", purpose: "check-in", port: .path("/dev/ttyUSB0"), reopenInitial: .milliseconds(200),
+                reopenMax: .milliseconds(5000), kind: .cardReader(.init(profile: .rdm6300, baud: nil, dedupWindow: .milliseconds(2000)))
             ),
         ])
     }
@@ -165,7 +166,7 @@ struct SchemaValidTests {
     @Test func everyProfileAndLevelIsAccepted() throws {
         for profile in ReaderProfile.allCases {
             let text = withDevice(device().replacingOccurrences(of: "rdm6300", with: profile.rawValue))
-            #expect(configuration(text)?.devices.first?.profile == profile)
+            #expect(configuration(text)?.devices.first?.cardReader?.profile == profile)
         }
         for level in StationConfiguration.LogLevel.allCases {
             #expect(configuration(minimalHead + "\n[log]\nlevel = \"\(level.rawValue)\"")?.log.level == level)
@@ -174,7 +175,7 @@ struct SchemaValidTests {
 
     @Test func everyBaudIsAccepted() {
         for baud in [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] {
-            #expect(configuration(withDevice(device("baud = \(baud)")))?.devices.first?.baud == baud)
+            #expect(configuration(withDevice(device("baud = \(baud)")))?.devices.first?.cardReader?.baud == baud)
         }
     }
 
@@ -205,7 +206,7 @@ struct SchemaValidTests {
         #expect(parsed.platform.batchSize == 1000)
         #expect(parsed.platform.retryMax == .seconds(60))
         #expect(parsed.store.retention == .zero)
-        #expect(parsed.devices.first?.dedupWindow == .zero)
+        #expect(parsed.devices.first?.cardReader?.dedupWindow == .zero)
         #expect(parsed.devices.first?.reopenMax == .milliseconds(10))
     }
 
