@@ -184,7 +184,7 @@ struct Chaos: AsyncParsableCommand {
             for round in 0..<kills {
                 let (faultName, fault) = Self.platformFaults[Int(random.next() % UInt64(Self.platformFaults.count))]
                 if let fault { try await faults.set(fault) } else { await faults.clear() }
-                let child = try KilledAgent(path: agentPath, configPath: configPath, logPath: logPath)
+                let child = try AgentChild(path: agentPath, configPath: configPath, output: .appendTo(logPath))
                 let uptime = 200 + Int(random.next() % UInt64(maxUptimeMs - 200))
                 var diskFull = "no"
                 if random.next() % 3 == 0 {
@@ -208,7 +208,7 @@ struct Chaos: AsyncParsableCommand {
                         + (wasRunning ? "" : " (it had already exited with \(child.exitStatus))"))
             }
             await faults.clear()
-            let last = try KilledAgent(path: agentPath, configPath: configPath, logPath: logPath)
+            let last = try AgentChild(path: agentPath, configPath: configPath, output: .appendTo(logPath))
             try await Task.sleep(for: .seconds(1))
             load.running.store(false, ordering: .relaxed)
             try await group.next()
@@ -216,7 +216,7 @@ struct Chaos: AsyncParsableCommand {
             try await group.next()
             let verdict = try await PowerCut.drain(
                 agent: last, store: store, directory: directory, stationID: Self.stationID, timeout: .seconds(drainTimeout))
-            last.stopGracefully()
+            last.stop()
             return (done, verdict)
         }
         var verdict = checked

@@ -97,7 +97,7 @@ struct Demo: AsyncParsableCommand {
         try Self.configuration(platformPort: platformPort, directory: directory, readers: readers)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
 
-        let agent = try AgentProcess(path: agentPath, arguments: ["run", "--config", configPath], output: output)
+        let agent = try AgentChild(path: agentPath, configPath: configPath, output: .echo(output))
         defer { agent.stop() }
         output.say("demo", "started station-agent (pid \(agent.pid)) with \(configPath)")
 
@@ -288,55 +288,3 @@ final class DemoOutput: Sendable {
     }
 }
 
-/// A child `station-agent` process whose log lines are echoed with an `agent` prefix.
-final class AgentProcess: Sendable {
-    private let process: Process
-    let pid: Int32
-
-    init(path: String, arguments: [String], output: DemoOutput) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        let buffer = Mutex(Data())
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            let lines: [String] = buffer.withLock { pending in
-                pending.append(data)
-                var lines: [String] = []
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    lines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                    pending.removeSubrange(pending.startIndex...newline)
-                }
-                return lines
-            }
-            for line in lines { output.say("agent", Self.shorten(line)) }
-            if data.isEmpty { handle.readabilityHandler = nil }
-        }
-        try process.run()
-        self.process = process
-        self.pid = process.processIdentifier
-    }
-
-    var isRunning: Bool { process.isRunning }
-    var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
-
-    /// SIGTERM (graceful drain), then SIGKILL if it has not stopped within 10 s.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    /// Drops the log line's date and label: the demo prints its own time column.
-    static func shorten(_ line: String) -> String {
-        let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].contains("T") else { return line }
-        return parts[1] + " " + parts[2]
-    }
-}

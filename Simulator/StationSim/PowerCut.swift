@@ -103,7 +103,7 @@ struct PowerCut: AsyncParsableCommand {
             group.addTask { try await Self.tapAndPress(readers: readers, box: box, load: load, interval: interval) }
             var done = 0
             for round in 0..<kills {
-                let child = try KilledAgent(path: agentPath, configPath: configPath, logPath: logPath)
+                let child = try AgentChild(path: agentPath, configPath: configPath, output: .appendTo(logPath))
                 let uptime = 150 + Int(random.next() % UInt64(maxUptimeMs - 150))
                 try await Task.sleep(for: .milliseconds(uptime))
                 let wasRunning = child.isRunning
@@ -112,13 +112,13 @@ struct PowerCut: AsyncParsableCommand {
                 PowerCut.say("power-cut: kill \(round + 1)/\(kills) after \(uptime) ms (pid \(child.pid)\(wasRunning ? "" : ", had already exited with \(child.exitStatus)"))")
             }
             // Keep the load on for a moment against the final agent, then stop it.
-            let last = try KilledAgent(path: agentPath, configPath: configPath, logPath: logPath)
+            let last = try AgentChild(path: agentPath, configPath: configPath, output: .appendTo(logPath))
             try await Task.sleep(for: .seconds(1))
             load.running.store(false, ordering: .relaxed)
             try await group.next()
             let verdict = try await Self.drain(
                 agent: last, store: store, directory: directory, stationID: Self.stationID, timeout: .seconds(drainTimeout))
-            last.stopGracefully()
+            last.stop()
             return (done, verdict)
         }
         var verdict = checked
@@ -151,7 +151,7 @@ struct PowerCut: AsyncParsableCommand {
     /// Waits until everything the agent committed reached the platform (or the timeout), then
     /// compares the two sides.
     static func drain(
-        agent: KilledAgent, store: EmulatorStore, directory: String, stationID: String, timeout: Duration
+        agent: AgentChild, store: EmulatorStore, directory: String, stationID: String, timeout: Duration
     ) async throws -> PowerCutVerdict {
         let deadline = ContinuousClock.now + timeout
         var verdict = try await check(store: store, directory: directory, stationID: stationID)
@@ -288,41 +288,3 @@ final class LoadSwitch: Sendable {
     let taps = Atomic<Int>(0)
 }
 
-/// A `station-agent` child whose output is appended to a log file, killed with SIGKILL.
-final class KilledAgent: Sendable {
-    private let process: Process
-    let pid: Int32
-
-    init(path: String, configPath: String, logPath: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["run", "--config", configPath]
-        guard let log = FileHandle(forWritingAtPath: logPath) else {
-            throw DemoFailure("cannot open the agent log \(logPath) for writing")
-        }
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        self.process = process
-        self.pid = process.processIdentifier
-    }
-
-    var isRunning: Bool { process.isRunning }
-    var exitStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
-
-    /// The power cut: SIGKILL, then reap.
-    func kill() {
-        if process.isRunning { Glibc.kill(pid, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    /// SIGTERM (the agent drains and exits), then SIGKILL after 10 s.
-    func stopGracefully() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        kill()
-    }
-}

@@ -4,6 +4,7 @@ import DeviceProtocols
 import EventModel
 import EventStore
 import Foundation
+import InMemoryLogging
 import Logging
 import PlatformAPI
 import SerialTransport
@@ -17,31 +18,6 @@ import Uplink
 /// `printf '%s' 1A002F4B6C | openssl dgst -sha256 -mac HMAC -macopt hexkey:000102…1e1f`.
 let districtKeyHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 let districtKey = try! HMACKey.parse(hex: districtKeyHex).get()
-
-/// Collects log records so a test can look for what must never be logged.
-final class RecordingLogs: Sendable {
-    let lines = Mutex<[String]>([])
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(logs: self) }
-    }
-
-    struct Handler: LogHandler {
-        let logs: RecordingLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let all = metadata.merging(event.metadata ?? [:]) { $1 }
-            logs.lines.withLock { $0.append("\(event.message) \(all.map { "\($0.key)=\($0.value)" }.sorted())") }
-        }
-    }
-}
 
 @Suite("Card pseudonyms")
 struct CardPseudonymTests {
@@ -63,10 +39,12 @@ struct CardPseudonymTests {
         let device = CardReaderDevice(
             name: "reader-1", purpose: "check-in", profile: .rdm6300, port: .path("/dev/fake"), settings: SerialSettings(baud: 9600),
             dedupWindow: .seconds(2), reopen: RetryPolicy(initial: .seconds(1), maximum: .seconds(1), jitter: 0))
-        let logs = RecordingLogs()
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in logs }
+        logger.logLevel = .trace
         let service = CardReaderService(
             device: device, intake: EventIntake(store: store, logger: Logger(label: "test")), ports: ScriptedPorts([port]), cardIDs: .pseudonym(CardPseudonymizer(key: districtKey)),
-            clock: TestClock(), logger: logs.logger)
+            clock: TestClock(), logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
             #expect(await eventually { try await store.events().contains { $0.event.kind == .cardTap } })
@@ -83,7 +61,8 @@ struct CardPseudonymTests {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
             #expect(bytes.range(of: Data("1A002F4B6C".utf8)) == nil, "\(file) holds the raw card number")
         }
-        let lines = logs.lines.withLock { $0 }
+        // Each entry as one line: the message and its metadata, sorted.
+        let lines = logs.entries.map { entry in "\(entry.message) \(entry.metadata.map { "\($0.key)=\($0.value)" }.sorted())" }
         #expect(lines.contains { $0.contains("card tap stored") && $0.contains("card=…\(expected.suffix(4))") }, "\(lines)")
         #expect(!lines.contains { $0.contains("1A002F4B6C") || $0.contains("4B6C") }, "\(lines)")
     }

@@ -142,38 +142,17 @@ struct DoctorTests {
     func httpsShowsCertificateExpiryAndAnUntrustedCertificateFails() async throws {
         let station = try Station(readers: [])
         defer { station.remove() }
-        let directory = station.directory
-        func openssl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            process.arguments = arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw HarnessError("openssl \(arguments.joined(separator: " ")) failed") }
-        }
-        try openssl([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30",
-            "-subj", "/CN=Doctor Test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
-        ])
-        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"])
-        try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: directory + "/ext.cnf", atomically: true, encoding: .utf8)
-        try openssl([
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-            "-days", "300", "-extfile", "ext.cnf",
-        ])
+        let pki = try await ScratchCertificates(in: station.directory, serverDays: 300)
         let port = try freePort()
         let server = try ChildProcess(
             "/usr/bin/openssl",
-            ["s_server", "-accept", String(port), "-cert", directory + "/server.pem", "-key", directory + "/server.key", "-www"])
+            ["s_server", "-accept", String(port), "-cert", pki.serverCertificate, "-key", pki.serverKey, "-www"])
         _ = try await server.firstLine(containing: "ACCEPT")
         defer { server.signal(SIGKILL) }
         #expect(chmod(station.stateDirectory, 0o700) == 0)
 
         let url = "https://localhost:\(port)"
-        try station.writeConfig(platformURL: url, extraPlatform: "ca_file = \"\(directory)/ca.pem\"")
+        try station.writeConfig(platformURL: url, extraPlatform: "ca_file = \"\(pki.caFile)\"")
         let (trusted, trustedStatus) = try await Self.doctor(station.configPath)
         #expect(trustedStatus == 0, "\(trusted)")
         let tls = try #require(Self.lines(trusted, starting: "OK    tls: localhost: certificate verified, expires ").first, "\(trusted)")
@@ -190,22 +169,5 @@ struct DoctorTests {
         #expect(failure.contains("CERTIFICATE_VERIFY_FAILED"))
         #expect(failure.contains("the certificate offered expires \(year)-"))
         #expect(Self.lines(untrusted, starting: "FAIL  platform: ").count == 1, "\(untrusted)")
-    }
-
-    /// A TCP port nobody listens on right now (bind to port 0, read it back, close).
-    func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw HarnessError("socket failed") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound else { throw HarnessError("bind to port 0 failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import InMemoryLogging
 import Logging
 import PlatformAPI
 import Testing
@@ -141,7 +142,7 @@ struct IngestTests {
             try await post(client, ingestRequest(station: "station-9", [wireEvent(1)]))
             try await post(client, ingestRequest(station: "station-9", [wireEvent(1), wireEvent(2), wireEvent(3)]))
         }
-        let batches = harness.logs.records.filter { $0.message == "stored ingest batch" }
+        let batches = harness.logs.entries.filter { $0.message == "stored ingest batch" }
         #expect(batches.count == 2)
         let last = try #require(batches.last)
         #expect(last.level == .info)

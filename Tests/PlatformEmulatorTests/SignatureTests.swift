@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import InMemoryLogging
+import Logging
 import NIOCore
 import PlatformAPI
 import Testing
@@ -369,7 +371,7 @@ struct SignedRequestRouteTests {
             let cards = try await receivedPage(client).events.map(\.event.card)
             #expect(cards.map { $0?.uidKind } == ["pseudonym-hmac-sha256", "raw", "raw"])
             #expect(cards.first??.uid == "ae2ac10871da891db451b87611e41e0d40b55c4351c28796044bc1f90ea7de05")
-            let log = try #require(harness.logs.records.last { $0.message == "stored ingest batch" })
+            let log = try #require(harness.logs.entries.last { $0.message == "stored ingest batch" })
             #expect(log.metadata["cards.pseudonym"] == "1")
             #expect(log.metadata["cards.raw"] == "2")
 

@@ -2,6 +2,7 @@ import EventModel
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import InMemoryLogging
 import Logging
 import NIOCore
 import PlatformAPI
@@ -92,7 +93,8 @@ func stats(_ client: some TestClientProtocol) async throws -> EmulatorStats {
 struct Harness {
     let store: EmulatorStore
     let faults = FaultInjector()
-    let logs = CapturedLogs()
+    /// What the emulator logged (swift-log's in-memory handler; copies share the entries).
+    let logs = InMemoryLogHandler()
     let configuration: EmulatorConfiguration
 
     init(
@@ -107,7 +109,7 @@ struct Harness {
 
     var logger: Logger {
         let logs = logs
-        var logger = Logger(label: "platform-emulator-test") { _ in CapturingLogHandler(logs: logs) }
+        var logger = Logger(label: "platform-emulator-test") { _ in logs }
         logger.logLevel = .info
         return logger
     }
@@ -120,42 +122,6 @@ struct Harness {
             configuration: configuration, store: store, logger: logger, faults: faults, onListening: onListening
         )
         return try await app.test(setup, body)
-    }
-}
-
-/// Log records a test can inspect.
-final class CapturedLogs: @unchecked Sendable {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let lock = NSLock()
-    private var storage: [Record] = []
-
-    func append(_ record: Record) {
-        lock.withLock { storage.append(record) }
-    }
-
-    var records: [Record] { lock.withLock { storage } }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let logs: CapturedLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var merged: [String: String] = [:]
-        for (key, value) in metadata { merged[key] = "\(value)" }
-        for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
-        logs.append(.init(level: event.level, message: "\(event.message)", metadata: merged))
     }
 }
 
