@@ -232,6 +232,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "SeededRandom",
                 .product(name: "Subprocess", package: "swift-subprocess"), .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Tests/TestSupport",
@@ -239,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "SIADC09Tests",
             dependencies: [
-                "SIADC09", "DC09Receiver", "EventModel", "SeededRandom",
+                "SIADC09", "DC09Receiver", "EventModel", "SeededRandom", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -249,8 +250,9 @@ let package = Package(
         .testTarget(name: "SystemdNotifyTests", dependencies: ["SystemdNotify"], swiftSettings: swiftSettings),
         .testTarget(name: "ToolSupportTests", dependencies: ["ToolSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SecretFileTests", dependencies: ["SecretFile", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "OSDPTests", dependencies: ["OSDP"], swiftSettings: swiftSettings),
-        .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols", "SeededRandom"], swiftSettings: swiftSettings),
+        .testTarget(name: "OSDPTests", dependencies: ["OSDP", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols", "SeededRandom", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StationConfigTests", dependencies: ["StationConfig", "DeviceProtocols", "EventModel"], swiftSettings: swiftSettings),
         .testTarget(

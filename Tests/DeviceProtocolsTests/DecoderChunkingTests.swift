@@ -1,5 +1,6 @@
 import DeviceProtocols
 import SeededRandom
+import TestSupport
 import Testing
 
 /// Properties every profile's decoder must have, whatever the chunking of its input.
@@ -48,46 +49,44 @@ struct DecoderChunkingTests {
         #expect(decoder.bufferedByteCount == 0)
     }
 
-    @Test("two frames split in two at every position", arguments: ReaderProfile.allCases)
-    func everySplitPosition(profile: ReaderProfile) throws {
-        let uids = Array(sampleUIDs(profile).prefix(2))
-        let bytes = try uids.flatMap { try profile.encode(uid: $0) }
-        let expected = uids.map { expectedCard(profile, $0) }
-        for cut in 0...bytes.count {
-            let result = decode(profile, chunks: split(bytes, at: [cut]))
-            #expect(result.cards == expected, "cut at \(cut)")
-            #expect(result.counters == DecoderCounters(frames: 2), "cut at \(cut)")
+    /// What a chunking run yields: the cards, then the decoder's counters at the end.
+    enum Decoded: Equatable {
+        case card(DecodedCard)
+        case counters(DecoderCounters)
+    }
+
+    /// Every card of `uids`, then counters of exactly that many frames, however `bytes` is cut.
+    func chunkingFailures(_ profile: ReaderProfile, _ bytes: [UInt8], _ uids: [String], chunkings: [Chunking]? = nil) -> [String] {
+        let expected = uids.map { Decoded.card(expectedCard(profile, $0)) } + [.counters(DecoderCounters(frames: uids.count))]
+        return TestSupport.chunkingFailures(decoding: bytes, expecting: expected, chunkings: chunkings) {
+            var decoder = profile.makeDecoder()
+            return (
+                { chunk in decoder.feed(chunk).map(Decoded.card) },
+                {
+                    decoder.noteLineIdle()  // what the reader's service does when the line goes quiet
+                    return [.counters(decoder.counters)]
+                }
+            )
         }
     }
 
-    @Test("two frames split in three at every pair of positions", arguments: ReaderProfile.allCases)
-    func everyPairOfSplitPositions(profile: ReaderProfile) throws {
+    @Test("two frames whole, byte by byte, split at every position and every pair of positions", arguments: ReaderProfile.allCases)
+    func everyCutting(profile: ReaderProfile) throws {
         let uids = Array(sampleUIDs(profile).prefix(2))
         let bytes = try uids.flatMap { try profile.encode(uid: $0) }
-        let expected = uids.map { expectedCard(profile, $0) }
-        var checked = 0
-        for first in 0...bytes.count {
-            for second in first...bytes.count {
-                let result = decode(profile, chunks: split(bytes, at: [first, second]))
-                #expect(result.cards == expected, "cuts at \(first), \(second)")
-                #expect(result.counters.frames == 2)
-                checked += 1
-            }
-        }
-        #expect(checked == (bytes.count + 1) * (bytes.count + 2) / 2)
+        let failures = chunkingFailures(profile, bytes, uids)
+        #expect(failures.isEmpty, "\(failures)")
     }
 
     @Test("many frames split at random positions (seeded)", arguments: ReaderProfile.allCases)
     func randomSplits(profile: ReaderProfile) throws {
         var rng = SplitMix64(seed: 0x5EED_0001)
-        for round in 0..<300 {
+        for round in 0..<20 {
             let uids = (0..<Int.random(in: 1...12, using: &rng)).map { _ in randomUID(profile, using: &rng) }
             let bytes = try uids.flatMap { try profile.encode(uid: $0) }
-            var cuts = (0..<Int.random(in: 0...10, using: &rng)).map { _ in Int.random(in: 0...bytes.count, using: &rng) }
-            cuts.sort()
-            let result = decode(profile, chunks: split(bytes, at: cuts))
-            #expect(result.cards == uids.map { expectedCard(profile, $0) }, "round \(round), cuts \(cuts)")
-            #expect(result.counters == DecoderCounters(frames: uids.count), "round \(round)")
+            let chunkings = Chunking.all(count: bytes.count, pairsUpTo: 0, randomRounds: 15, seed: UInt64(round))
+            let failures = chunkingFailures(profile, bytes, uids, chunkings: chunkings)
+            #expect(failures.isEmpty, "round \(round): \(failures)")
         }
     }
 

@@ -1,4 +1,5 @@
 import OSDP
+import TestSupport
 import Testing
 
 /// Recorded frames from public sources.
@@ -169,19 +170,11 @@ struct DecodingTests {
             }
             #expect(collected == expected)
 
-            for split in 1..<frame.count {
+            let failures = chunkingFailures(decoding: frame, expecting: expected) {
                 var decoder = OSDPFrameDecoder()
-                let result = packets(decoder.feed(frame[0..<split])) + packets(decoder.feed(frame[split...]))
-                #expect(result == expected, "split at \(split)")
+                return ({ chunk in packets(decoder.feed(chunk)) }, nil)
             }
-            for first in 1..<frame.count {
-                for second in (first + 1)..<max(frame.count, first + 2) where second < frame.count {
-                    var decoder = OSDPFrameDecoder()
-                    let result = packets(decoder.feed(frame[0..<first])) + packets(decoder.feed(frame[first..<second]))
-                        + packets(decoder.feed(frame[second...]))
-                    #expect(result == expected, "split at \(first) and \(second)")
-                }
-            }
+            #expect(failures.isEmpty, "\(failures)")
         }
     }
 

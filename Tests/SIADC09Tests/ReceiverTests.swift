@@ -2,6 +2,7 @@ import DC09Receiver
 import Foundation
 import Logging
 import SeededRandom
+import TestSupport
 import Testing
 
 @testable import SIADC09
@@ -13,29 +14,14 @@ struct FrameSplitterTests {
         ascii("\nD3440015\"NULL\"0000L0#008312[]\r"),
     ]
 
-    @Test func allAtOnceByteByByteAndRandomSplits() {
+    @Test func allAtOnceByteByByteAndEveryCutting() {
         let stream = Self.frames.flatMap { $0 }
-        var whole = DC09FrameSplitter()
-        #expect(whole.append(stream) == Self.frames)
-
-        var single = DC09FrameSplitter()
-        var collected: [[UInt8]] = []
-        for byte in stream { collected += single.append([byte]) }
-        #expect(collected == Self.frames)
-
-        var generator = SplitMix64(seed: 99)
-        for _ in 0..<200 {
+        // The frames, then nothing left pending once the last one is out.
+        let failures = chunkingFailures(decoding: stream, expecting: Self.frames + [[]]) {
             var splitter = DC09FrameSplitter()
-            var out: [[UInt8]] = []
-            var index = 0
-            while index < stream.count {
-                let size = Int(generator.next(upperBound: UInt32(12))) + 1
-                out += splitter.append(stream[index..<min(index + size, stream.count)])
-                index += size
-            }
-            #expect(out == Self.frames)
-            #expect(splitter.pendingByteCount == 0)
+            return ({ chunk in splitter.append(chunk) }, { [Array(repeating: 0, count: splitter.pendingByteCount)] })
         }
+        #expect(failures.isEmpty, "\(failures)")
     }
 
     @Test func noiseBeforeLFIsDroppedAndRunawayInputDiscarded() {
