@@ -14,11 +14,13 @@ import Uplink
 /// A modem-line source whose input a test sets.
 final class FakeModemLines: ModemLineSource, ModemLineProvider {
     let name = "sim:/fake/button"
-    private let state = Mutex((signals: ModemSignals(), outputs: [ModemOutput: Bool](), present: true))
+    private let state = Mutex((signals: ModemSignals(), outputs: [ModemOutput: Bool](), present: true, samples: 0))
 
     func set(cts: Bool) { state.withLock { $0.signals.cts = cts } }
     func unplug() { state.withLock { $0.present = false } }
     var outputs: [ModemOutput: Bool] { state.withLock { $0.outputs } }
+    /// How many times the lines were read.
+    var samples: Int { state.withLock { $0.samples } }
 
     func open(_ path: String) throws -> any ModemLineSource {
         guard state.withLock({ $0.present }) else {
@@ -32,7 +34,10 @@ final class FakeModemLines: ModemLineSource, ModemLineProvider {
     }
 
     func signals() throws(SerialError) -> ModemSignals {
-        let (signals, present) = state.withLock { ($0.signals, $0.present) }
+        let (signals, present) = state.withLock { state in
+            state.samples += 1
+            return (state.signals, state.present)
+        }
         guard present else {
             throw SerialError(code: .hangup, path: name, operation: "signals", message: "gone", hint: "plug it in")
         }
@@ -40,6 +45,23 @@ final class FakeModemLines: ModemLineSource, ModemLineProvider {
     }
 
     func close() {}
+}
+
+/// Moves the clock `count` poll intervals (10 ms), each time waiting until the service has read
+/// the lines again: the detector sees every step, however slowly the machine runs the service.
+func pollSteps(_ count: Int, _ clock: TestClock<Duration>, _ lines: FakeModemLines) async -> Bool {
+    for _ in 0..<count {
+        let before = lines.samples
+        await clock.advance(by: .milliseconds(10))
+        let sampled = await eventually {
+            if lines.samples > before { return true }
+            // The service's sleep began just after the advance: a millisecond more wakes it.
+            await clock.advance(by: .milliseconds(1))
+            return false
+        }
+        if !sampled { return false }
+    }
+    return true
 }
 
 @Suite struct AlarmButtonServiceTests {
@@ -63,9 +85,9 @@ final class FakeModemLines: ModemLineSource, ModemLineProvider {
             }, "the contact is powered")
             // A 100 ms brush against the button.
             lines.set(cts: true)
-            for _ in 0..<10 { await clock.advance(by: .milliseconds(10)); try await Task.sleep(for: .milliseconds(1)) }
+            #expect(await pollSteps(10, clock, lines))
             lines.set(cts: false)
-            for _ in 0..<50 { await clock.advance(by: .milliseconds(10)); try await Task.sleep(for: .milliseconds(1)) }
+            #expect(await pollSteps(50, clock, lines))
             #expect(await coordinator.latchedAlarms().isEmpty, "a 100 ms touch is not an alarm")
             // A real press, held for a second, then released.
             lines.set(cts: true)
@@ -74,7 +96,7 @@ final class FakeModemLines: ModemLineSource, ModemLineProvider {
                 return await !coordinator.latchedAlarms().isEmpty
             })
             lines.set(cts: false)
-            for _ in 0..<50 { await clock.advance(by: .milliseconds(10)); try await Task.sleep(for: .milliseconds(1)) }
+            #expect(await pollSteps(50, clock, lines))
             group.cancelAll()
         }
         let alarms = try await store.events().map(\.event).filter { $0.kind == .alarm }

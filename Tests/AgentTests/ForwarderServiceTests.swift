@@ -92,20 +92,18 @@ import Uplink
         let sender = ScriptedSender { call, batch in
             call == 0 ? .failure(UplinkError(.status(503), retryAfter: .seconds(60), message: "busy")) : ScriptedSender.acceptAll(batch)
         }
-        let clock = TestClock()
+        let testClock = TestClock()
+        let clock = RecordingClock(testClock)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await forwarder(store, sender, clock: clock).run() }
             #expect(await eventually { sender.batches.count == 1 })
-            // Time moves a second at a time; the retry sleep may start a little after the failure,
-            // which can only make it later, never earlier.
-            for _ in 0..<59 {
-                await clock.advance(by: .seconds(1))
-                await Task.yield()
-            }
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(sender.batches.count == 1, "retried before Retry-After ran out")
+            // The lane's one wait after the 503 is exactly what Retry-After said (the alarm lane
+            // waits on its doorbell, not on the clock), so nothing can go before it ran out.
+            #expect(await eventually { !clock.sleeps.isEmpty })
+            #expect(clock.sleeps == [.seconds(60)])
+            await testClock.advance(by: .seconds(59))
             #expect(await eventually {
-                await clock.advance(by: .seconds(1))
+                await testClock.advance(by: .seconds(1))
                 return sender.batches.count == 2
             })
             #expect(await eventually { try await store.summary().totalQueued == 0 })

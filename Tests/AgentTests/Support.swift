@@ -42,3 +42,25 @@ final class Flag: Sendable {
     func set() { value.withLock { $0 = true } }
     var isSet: Bool { value.withLock { $0 } }
 }
+
+/// A clock that records how long each sleep on it was asked to last, around another clock
+/// (a `TestClock` the test advances): what a service waited is read exactly, not inferred from
+/// what did not happen within some wall-clock time.
+final class RecordingClock<Base: Clock>: Clock, Sendable where Base.Duration == Duration {
+    typealias Instant = Base.Instant
+    let base: Base
+    private let recorded = Mutex<[Duration]>([])
+
+    init(_ base: Base) { self.base = base }
+
+    var now: Instant { base.now }
+    var minimumResolution: Duration { base.minimumResolution }
+    /// Each sleep's length, in the order they began.
+    var sleeps: [Duration] { recorded.withLock { $0 } }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let length = base.now.duration(to: deadline)
+        recorded.withLock { $0.append(length) }
+        try await base.sleep(until: deadline, tolerance: tolerance)
+    }
+}

@@ -128,7 +128,7 @@ struct AlarmEndToEndTests {
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(platformURL: platform.baseURL, extraDevices: Self.alarmBoxConfig(box, supervisionSeconds: 2))
         let agent = try station.startAgent()
-        try await Task.sleep(for: .seconds(1))
+        #expect(await eventually { box.isHelloAcknowledged }, "the agent answers the box first; log:\n\(agent.log)")
         box.stopHeartbeats()
         #expect(await eventually(timeout: .seconds(10)) {
             try await platform.received().contains { $0.event.kind == "device_fault" && $0.event.device == "alarm-1" }

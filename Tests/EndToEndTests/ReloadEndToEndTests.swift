@@ -64,8 +64,8 @@ struct ReloadEndToEndTests {
     /// Runs `station-agent status` to completion.
     static func status(_ configPath: String) async throws -> (output: String, status: Int32?) {
         let child = try ChildProcess(Binaries.agent, ["status", "--config", configPath])
+        // Its log is complete once it has exited: waitForExit waits for the pipe to close.
         let status = await child.waitForExit(timeout: .seconds(30))
-        try await Task.sleep(for: .milliseconds(100))  // the last output lines
         return (child.log, status)
     }
 
@@ -156,11 +156,18 @@ struct ReloadEndToEndTests {
             try two.tap(uid: hex)
             expected.insert(hex)
         }
-        let arrived = await eventually { try await Self.taps(platform).count == 9 }
-        let taps = try await Self.taps(platform)
+        // One more card on each reader, after the others on its line: once both are at the
+        // platform, so is everything the taps before them produced (a lane delivers in order).
+        let sentinels = ["5BFFFFFFFF", "05FFFFFF"]
+        try one.tap(uid: sentinels[0])
+        try two.tap(uid: sentinels[1])
+        let arrived = await eventually {
+            let uids = Set(try await Self.taps(platform).compactMap(\.event.card?.uid))
+            return sentinels.allSatisfy(uids.contains)
+        }
+        let taps = try await Self.taps(platform).filter { !sentinels.contains($0.event.card?.uid ?? "") }
         #expect(arrived, "taps: \(taps.map { "\($0.event.device) \($0.event.card?.uid ?? "") \($0.event.purpose ?? "")" })\nlog:\n\(agent.log)")
-        try await Task.sleep(for: .milliseconds(300))  // anything extra would show up by now
-        #expect(try await Self.taps(platform).count == 9, "each tap once")
+        #expect(taps.count == 9, "each tap once")
         #expect(taps.allSatisfy { $0.deliveries == 1 }, "no event was sent twice across the reload")
         let afterReload = taps.filter { expected.contains($0.event.card?.uid ?? "") }
         #expect(afterReload.count == 6)
@@ -187,7 +194,7 @@ struct ReloadEndToEndTests {
         let after = try await MetricsEndToEndTests.scrape(metricsPort)
         #expect(after.value("station_device_online", ["device": "reader-2"]) == nil, "\(after)")
         #expect(after.value("station_device_reconnects_total", ["device": "reader-2"]) == nil)
-        #expect(after.value("station_events_total", ["kind": "card_tap", "outcome": "delivered"]) == 9)
+        #expect(after.value("station_events_total", ["kind": "card_tap", "outcome": "delivered"]) == 11, "the 9 taps and the two last cards")
 
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")

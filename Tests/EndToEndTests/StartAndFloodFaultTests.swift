@@ -4,6 +4,7 @@ import EventStore
 import Foundation
 import PlatformAPI
 import TestSupport
+import Synchronization
 import Testing
 import VirtualDevices
 
@@ -86,7 +87,9 @@ import VirtualDevices
         // 9600-baud reader can send, yet bounded so that the other end-to-end tests running in
         // parallel on a 2-core machine are not starved.
         let frame = try reader.frame(uid: "0F100D0001")
+        let floodEnded = Atomic<Bool>(false)
         let flooding = Thread {
+            defer { floodEnded.store(true, ordering: .releasing) }
             var rng = SystemRandomNumberGenerator()
             let deadline = Date().addingTimeInterval(4)
             var chunk: [UInt8] = []
@@ -103,7 +106,7 @@ import VirtualDevices
             }
         }
         flooding.start()
-        try await Task.sleep(for: .seconds(4.5))
+        #expect(await eventually { floodEnded.load(ordering: .acquiring) })
         #expect(agent.isRunning, "log:\n\(agent.log)")
         let flooded = try #require(Self.residentKiB(agent.pid))
         #expect(flooded < baseline + 64 * 1024, "resident memory grew from \(baseline) KiB to \(flooded) KiB under the flood")

@@ -33,10 +33,18 @@ struct StationEndToEndTests {
         try await station.readers["reader-1"]!.hold(uid: "77AABBCCDD", repeats: 15)
         expected.insert("77AABBCCDD")
 
-        let arrived = await eventually { try await Self.cardTaps(platform.received()).count >= expected.count }
+        // One more card on each reader, after the others on its line: once both are at the
+        // platform, so is everything the taps before them produced (a lane delivers in order),
+        // duplicates included, so the counts below are final, not "nothing more yet".
+        let sentinels = ["2BFFFFFFFF", "04FFFFFF"]
+        try station.readers["reader-1"]!.tap(uid: sentinels[0])
+        try station.readers["reader-2"]!.tap(uid: sentinels[1])
+        let arrived = await eventually {
+            let uids = Set(Self.cardTaps(try await platform.received()).compactMap(\.event.card?.uid))
+            return sentinels.allSatisfy(uids.contains)
+        }
         #expect(arrived, "agent log:\n\(agent.log)")
-        try await Task.sleep(for: .milliseconds(300))  // anything extra would show up by now
-        let taps = Self.cardTaps(try await platform.received())
+        let taps = Self.cardTaps(try await platform.received()).filter { !sentinels.contains($0.event.card?.uid ?? "") }
         #expect(Set(taps.compactMap(\.event.card?.uid)) == expected)
         #expect(taps.count == expected.count, "one event per card")
         #expect(taps.allSatisfy { $0.deliveries == 1 })
