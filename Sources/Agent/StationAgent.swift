@@ -169,7 +169,7 @@ public enum StationAgent {
         do {
             // Only `status`'s device table: a store that refuses now (its lock held elsewhere, a
             // full disk) must not keep the configuration from running.
-            try await store.retainDevices(
+            try await store.deviceStates.retain(
                 named: Set(
                     settings.readers.map(\.name) + settings.alarmBoxes.map(\.name) + settings.alarmButtons.map(\.name)
                         + settings.osdpBuses.flatMap { [$0.name] + $0.readers.map(\.name) }))

@@ -24,7 +24,7 @@ extension EventStore {
     /// (kept across agent restarts, so a jump while the agent was down is still seen).
     public func clockReferenceOffset() async throws -> Int64? {
         // Without a boot id a reference from an earlier boot cannot be told apart: keep none.
-        guard let bootID, let text = try await metaValue(ClockMetaKey.reference) else { return nil }
+        guard let bootID, let text = try await meta.value(ClockMetaKey.reference) else { return nil }
         let parts = text.split(separator: " ")
         guard parts.count == 2, String(parts[0]) == bootID, let offset = Int64(parts[1]) else { return nil }
         return offset
@@ -33,7 +33,7 @@ extension EventStore {
     /// Records the current wall-over-monotonic offset for this boot.
     public func setClockReferenceOffset(_ offsetMs: Int64) async throws {
         guard let bootID else { return }
-        try await setMetaValue(ClockMetaKey.reference, "\(bootID) \(offsetMs)")
+        try await meta.set(ClockMetaKey.reference, "\(bootID) \(offsetMs)")
     }
 
     /// The detail of a `clock_jump` event: every number the platform needs to correct events of

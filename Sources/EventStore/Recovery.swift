@@ -23,24 +23,6 @@ public struct SalvageReport: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension EventStore {
-    /// Runs `PRAGMA quick_check` on the file at `path`, if it exists. Returns nil when it is
-    /// sound, else what is wrong. Errors that are not corruption (permissions, a missing
-    /// directory) are thrown: a file that cannot be opened is never treated as corrupt.
-    static func integrityProblem(path: String) throws -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            let queue = try DatabaseQueue(path: path)
-            defer { try? queue.close() }
-            let findings = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
-            if findings == ["ok"] { return nil }
-            return findings.joined(separator: "; ")
-        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
-            return "\(error.resultCode): \(error.message ?? "corrupt")"
-        } catch {
-            throw EventStoreError(.openFailed, path: path, "cannot check the event database: \(error)")
-        }
-    }
-
     /// Moves the corrupt file (and its `-wal`/`-shm`) aside, creates a fresh store at `path`,
     /// and copies in every event row that can still be read, plus the readable meta values and
     /// latches.
@@ -223,6 +205,6 @@ extension EventStore {
 
     /// The last salvage's summary, if the store was ever salvaged (kept in `meta`).
     public func lastSalvage() async throws -> String? {
-        try await metaValue(MetaKey.lastSalvage)
+        try await meta.value(MetaKey.lastSalvage)
     }
 }

@@ -145,7 +145,7 @@ struct Status: AsyncParsableCommand {
         let now = Date()
         let summary = try await store.summary(now: now)
         let drain = try await store.drainCounts(now: now)
-        let lastReload = try await store.metaValue(AgentGenerations<ContinuousClock>.lastReloadKey)
+        let lastReload = try await store.meta.value(AgentGenerations<ContinuousClock>.lastReloadKey)
         let faults = try await PlatformFault.readAll(from: store)
         let rejected = try await store.rejectedCounts()
         let otherStations = try await store.undeliveredUnderOtherStations(current: settings.stationID)

@@ -69,7 +69,7 @@ struct TestAlarm: AsyncParsableCommand {
         var reached: [AlarmStage: Date] = [:]
         let deadline = Date().addingTimeInterval(Double(max(deadlineMs, 100)) / 1000 + 10)
         while Date() < deadline, reached[.received] == nil {
-            if let latch = try await store.latch(alarm.id) {
+            if let latch = try await store.alarmLatches.latch(alarm.id) {
                 for stage in AlarmStage.allCases where stage <= latch.stage && reached[stage] == nil {
                     reached[stage] = Date()
                     if stage != .stored { print(hop(stage.rawValue, Date().timeIntervalSince(stored), "")) }
@@ -87,13 +87,13 @@ struct TestAlarm: AsyncParsableCommand {
             let ackDeadline = Date().addingTimeInterval(Double(ackTimeout))
             print("Waiting up to \(ackTimeout) s for an operator to acknowledge...")
             while Date() < ackDeadline {
-                if let latch = try await store.latch(alarm.id), latch.stage >= .acknowledged {
+                if let latch = try await store.alarmLatches.latch(alarm.id), latch.stage >= .acknowledged {
                     print(hop("acknowledged by an operator", Date().timeIntervalSince(stored), ""))
                     break
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            if (try await store.latch(alarm.id))?.stage ?? .stored < .acknowledged {
+            if (try await store.alarmLatches.latch(alarm.id))?.stage ?? .stored < .acknowledged {
                 print("FAIL: no operator acknowledged the test alarm within \(ackTimeout) s.")
                 throw ExitCode.failure
             }

@@ -31,11 +31,11 @@ import Testing
         #expect(await shown.next() == .acknowledged)
         try await coordinator.apply(command(2, .alarmDispatched, alarm.id))
         #expect(await shown.next() == .dispatched)
-        #expect(try await store.latch(alarm.id)?.stage == .dispatched)
+        #expect(try await store.alarmLatches.latch(alarm.id)?.stage == .dispatched)
 
         try await coordinator.apply(command(3, .alarmReset, alarm.id))
         #expect(await shown.next() == .idle)
-        #expect(try await store.latchedAlarms().isEmpty)
+        #expect(try await store.alarmLatches.all().isEmpty)
         let reset = try await store.events().map(\.event).last
         #expect(reset?.kind == .alarmReset)
         #expect(reset?.event.related == alarm.id)

@@ -130,7 +130,7 @@ import Testing
         }
         let reopened = try EventStore.open(directory: directory)
         #expect(try await reopened.clockReferenceOffset() == 42_000)
-        try await reopened.setMetaValue("clock_reference", "another-boot 42000")
+        try await reopened.meta.set("clock_reference", "another-boot 42000")
         #expect(try await reopened.clockReferenceOffset() == nil)
     }
 }

@@ -70,7 +70,7 @@ public actor AlarmCoordinator: DeliveryObserver {
     /// Loads the latches that survived a restart (beside any latched since this start).
     public func restore() async throws {
         guard let store else { return }
-        for latch in try await store.latchedAlarms() where latched[latch.eventID] == nil {
+        for latch in try await store.alarmLatches.all() where latched[latch.eventID] == nil {
             latched[latch.eventID] = latch
         }
         if !latched.isEmpty {
@@ -97,7 +97,7 @@ public actor AlarmCoordinator: DeliveryObserver {
         let result = StoredBox()
         let storedNow = await intake.submit(
             EventIntake.Write(what: "alarm from \(device)", alarmLane: true) { [self] store in
-                let stored = try await store.raiseAlarm(event)
+                let stored = try await store.alarmLatches.raise(event)
                 result.set(stored)
                 await self.latch(stored, token: token)
             })
@@ -134,7 +134,7 @@ public actor AlarmCoordinator: DeliveryObserver {
             let result = StoredBox()
             let storedNow = await intake.submit(
                 EventIntake.Write(what: "alarm reset from \(device)", alarmLane: true) { store in
-                    if let reset = try await store.resetAlarm(latch.eventID, device: device, detail: "reset at the device") {
+                    if let reset = try await store.alarmLatches.reset(latch.eventID, device: device, detail: "reset at the device") {
                         result.set(reset)
                     }
                 })
@@ -160,7 +160,7 @@ public actor AlarmCoordinator: DeliveryObserver {
                 return
             }
             guard let store else { return }  // commands come only once the store is open
-            _ = try await store.resetAlarm(
+            _ = try await store.alarmLatches.reset(
                 latch.eventID, device: latch.device, detail: "reset by the platform (\(command.operatorName ?? "operator"))")
             latched[latch.eventID] = nil
             logger.notice("alarm reset by the platform", metadata: ["device": "\(latch.device)", "event.id": "\(latch.eventID)"])
@@ -240,7 +240,7 @@ public actor AlarmCoordinator: DeliveryObserver {
     private func advance(_ eventID: String, to stage: AlarmStage, by operatorName: String?) async throws {
         guard let latch = latched[eventID], stage > latch.stage else { return }
         guard let store else { return }
-        if let updated = try await store.advanceAlarm(eventID, to: stage) {
+        if let updated = try await store.alarmLatches.advance(eventID, to: stage) {
             latched[eventID] = updated
             logger.notice(
                 "alarm \(stage.rawValue)",

@@ -49,7 +49,7 @@ public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
                 if let known {
                     start = known
                 } else {
-                    start = Int64(try await store.metaValue(Self.cursorKey) ?? "0") ?? 0
+                    start = Int64(try await store.meta.value(Self.cursorKey) ?? "0") ?? 0
                 }
                 var cursor = start
                 defer { known = cursor }
@@ -58,7 +58,7 @@ public struct DownlinkService<C: Clock>: Service where C.Duration == Duration {
                 for command in page.commands where command.id > cursor {
                     try await coordinator.apply(command)
                     cursor = command.id
-                    try await store.setMetaValue(Self.cursorKey, String(cursor))
+                    try await store.meta.set(Self.cursorKey, String(cursor))
                 }
                 cursor = max(cursor, page.next)
             } catch {

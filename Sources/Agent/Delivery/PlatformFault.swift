@@ -31,7 +31,7 @@ public struct PlatformFault: Sendable, Hashable {
 
     /// A lane's fault as the agent recorded it, or nil when the lane is healthy.
     public static func read(_ lane: Lane, from store: EventStore) async throws -> PlatformFault? {
-        guard let value = try await store.metaValue(metaKey(lane)) else { return nil }
+        guard let value = try await store.meta.value(metaKey(lane)) else { return nil }
         let parts = value.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let ms = Int64(parts[0]) else { return nil }
         return PlatformFault(
@@ -85,6 +85,6 @@ public struct PlatformFaultTracker: Sendable, Hashable {
 extension EventStore {
     /// Records (or, with nil, clears) a lane's platform fault for `status` and `doctor`.
     public func recordPlatformFault(_ fault: PlatformFault?, lane: Lane) async throws {
-        try await setMetaValue(PlatformFault.metaKey(lane), fault?.metaValue ?? "")
+        try await meta.set(PlatformFault.metaKey(lane), fault?.metaValue ?? "")
     }
 }

@@ -83,7 +83,7 @@ public final class EventIntake: Sendable {
             return
         }
         do {
-            try await store.setDeviceState(name, state: state, detail: detail)
+            try await store.deviceStates.set(name, state: state, detail: detail)
         } catch {
             logger.warning("cannot record a device's state for `status`", metadata: ["device": "\(name)", "error": "\(error)"])
         }

@@ -76,9 +76,9 @@ public struct RetentionService<C: Clock>: Service where C.Duration == Duration {
             logger.warning("the storage budget evicted undelivered card taps", metadata: ["store.evicted": "\(event.event.detail ?? "")"])
         }
         let counts = try await store.evictionCounts()
-        let logged = Int64(try await store.metaValue("evictions_reported") ?? "0") ?? 0
+        let logged = Int64(try await store.meta.value("evictions_reported") ?? "0") ?? 0
         guard counts.total > logged else { return }
-        try await store.setMetaValue("evictions_reported", String(counts.total))
+        try await store.meta.set("evictions_reported", String(counts.total))
         logger.warning(
             "the storage budget evicted events", metadata: ["store.evicted": "\(counts.total - logged)", "store.evicted_taps": "\(counts.undeliveredTaps)"])
     }

@@ -218,7 +218,7 @@ public struct AgentGenerations<C: Clock>: Service where C.Duration == Duration {
 
     private func record(_ outcome: String) async {
         do {
-            try await store.setMetaValue(Self.lastReloadKey, "\(Timestamp.format(Date())) \(outcome)")
+            try await store.meta.set(Self.lastReloadKey, "\(Timestamp.format(Date())) \(outcome)")
         } catch {
             logger.warning("cannot record the reload's outcome in the store", metadata: ["error": "\(error)"])
         }

@@ -65,7 +65,7 @@ public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
                 if saved != cursor {
                     // A cursor not saved yet (the store refused): saved before going on, so a
                     // restart repeats as little as possible.
-                    try await store.setMetaValue(DC09Cursor.key, String(cursor))
+                    try await store.meta.set(DC09Cursor.key, String(cursor))
                     saved = cursor
                 }
                 events = try await store.laneEvents(.alarm, afterSeq: cursor, limit: 20)
@@ -95,7 +95,7 @@ public struct DC09Service<C: Clock>: Service where C.Duration == Duration {
                 }
                 cursor = event.seq
                 do {
-                    try await store.setMetaValue(DC09Cursor.key, String(cursor))
+                    try await store.meta.set(DC09Cursor.key, String(cursor))
                     saved = cursor
                 } catch {
                     // Kept in memory and saved on the next pass; a restart before that sends
@@ -119,9 +119,9 @@ public enum DC09Cursor {
     /// sequence number was skipped and never went over DC-09. Returns the cursor.
     @discardableResult
     public static func prepare(in store: EventStore) async throws -> Int64 {
-        if let saved = try await store.metaValue(key).flatMap(Int64.init) { return saved }
+        if let saved = try await store.meta.value(key).flatMap(Int64.init) { return saved }
         let cursor = try await store.summary().lastSeq
-        try await store.setMetaValue(key, String(cursor))
+        try await store.meta.set(key, String(cursor))
         return cursor
     }
 }

@@ -38,7 +38,7 @@ extension AlarmBoxLink {
 /// for output in link.received(chunk, now: clock.now - start) {
 ///     switch output {
 ///     case .write(let bytes): try port.write(bytes)
-///     case .event(.pressed): raiseAlarm()
+///     case .event(.pressed): alarmLatches.raise()
 ///     case .event(let other): record(other)
 ///     case .commandDelivered, .commandFailed: break
 ///     }

@@ -40,34 +40,44 @@ public struct LatchedAlarm: Sendable, Hashable {
 }
 
 extension EventStore {
-    /// Stores an alarm event and latches it, in one durable commit.
-    public func raiseAlarm(_ event: NewEvent) async throws -> StoredEvent {
-        precondition(event.kind == .alarm, "raiseAlarm takes alarm events")
-        let stored = try await append(event)
-        // The latch is derived state: if the agent dies between the two commits, `latchedAlarms`
+    /// The alarms latched at the kiosk: a façade over the store's `alarm_latches` table.
+    public var alarmLatches: AlarmLatches { AlarmLatches(store: self) }
+}
+
+/// The alarms latched at the kiosk (`alarm_latches`), over the event store's database: an alarm
+/// is stored and latched together, moves forward through its stages, and is reset by an
+/// `alarm_reset` event.
+public struct AlarmLatches: Sendable {
+    let store: EventStore
+
+    /// Stores an alarm event and latches it.
+    public func raise(_ event: NewEvent) async throws -> StoredEvent {
+        precondition(event.kind == .alarm, "AlarmLatches.raise takes alarm events")
+        let stored = try await store.append(event)
+        // The latch is derived state: if the agent dies between the two commits, `all()`
         // rebuilds it from the alarm events that have no reset.
-        try await writeLatch(stored, stage: .stored)
+        try await write(stored, stage: .stored)
         return stored
     }
 
-    private func writeLatch(_ alarm: StoredEvent, stage: AlarmStage) async throws {
-        let now = Self.milliseconds(Date())
-        try await live.write { db in
+    private func write(_ alarm: StoredEvent, stage: AlarmStage) async throws {
+        let now = EventStore.milliseconds(Date())
+        try await store.live.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING
                     """,
-                arguments: [alarm.id, alarm.seq, alarm.event.device, stage.rawValue, Self.milliseconds(alarm.storedAt), now])
+                arguments: [alarm.id, alarm.seq, alarm.event.device, stage.rawValue, EventStore.milliseconds(alarm.storedAt), now])
         }
     }
 
     /// Moves a latched alarm forward to `stage` (never backwards). Returns the updated latch, or
     /// nil if no such alarm is latched (already reset, or unknown).
     @discardableResult
-    public func advanceAlarm(_ eventID: String, to stage: AlarmStage) async throws -> LatchedAlarm? {
-        let now = Self.milliseconds(Date())
-        return try await live.write { db -> LatchedAlarm? in
+    public func advance(_ eventID: String, to stage: AlarmStage) async throws -> LatchedAlarm? {
+        let now = EventStore.milliseconds(Date())
+        return try await store.live.write { db -> LatchedAlarm? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM alarm_latches WHERE event_id = ?", arguments: [eventID]) else {
                 return nil
             }
@@ -83,11 +93,11 @@ extension EventStore {
     }
 
     /// Resets a latched alarm: stores an `alarm_reset` event that refers to it and removes the
-    /// latch, in one durable commit. Returns the reset event, or nil if it was not latched.
-    public func resetAlarm(_ eventID: String, device: String, detail: String) async throws -> StoredEvent? {
+    /// latch. Returns the reset event, or nil if it was not latched.
+    public func reset(_ eventID: String, device: String, detail: String) async throws -> StoredEvent? {
         guard try await latch(eventID) != nil else { return nil }
-        let reset = try await append(NewEvent(kind: .alarmReset, device: device, detail: detail, related: eventID))
-        try await live.write { db in
+        let reset = try await store.append(NewEvent(kind: .alarmReset, device: device, detail: detail, related: eventID))
+        try await store.live.write { db in
             try db.execute(sql: "DELETE FROM alarm_latches WHERE event_id = ?", arguments: [eventID])
         }
         return reset
@@ -95,8 +105,8 @@ extension EventStore {
 
     /// The alarms latched now, oldest first. Rebuilds missing latches from alarm events that have
     /// no `alarm_reset` (a crash between an alarm's commit and its latch's).
-    public func latchedAlarms() async throws -> [LatchedAlarm] {
-        try await live.write { db in
+    public func all() async throws -> [LatchedAlarm] {
+        try await store.live.write { db in
             try db.execute(
                 sql: """
                     INSERT OR IGNORE INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
@@ -113,7 +123,7 @@ extension EventStore {
 
     /// A latch by alarm event id, if it is latched (for `station-agent test-alarm`).
     public func latch(_ eventID: String) async throws -> LatchedAlarm? {
-        try await live.read { db in
+        try await store.live.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM alarm_latches WHERE event_id = ?", arguments: [eventID]).map(Self.latch)
         }
     }
@@ -121,27 +131,6 @@ extension EventStore {
     private static func latch(_ row: Row) -> LatchedAlarm {
         LatchedAlarm(
             eventID: row["event_id"], seq: row["seq"], device: row["device"],
-            stage: AlarmStage(rawValue: row["stage"]) ?? .stored, latchedAt: date(row["latched_at_ms"]))
-    }
-
-    /// Runs an empty write transaction: proves the writer (the commit path every append takes)
-    /// is not stuck, without writing anything to disk. For the watchdog.
-    public func probeWriter() async throws {
-        try await live.write { _ in }
-    }
-
-    /// A small persistent value (the downlink cursor, say).
-    public func metaValue(_ key: String) async throws -> String? {
-        try await live.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
-        }
-    }
-
-    public func setMetaValue(_ key: String, _ value: String) async throws {
-        try await live.write { db in
-            try db.execute(
-                sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                arguments: [key, value])
-        }
+            stage: AlarmStage(rawValue: row["stage"]) ?? .stored, latchedAt: EventStore.date(row["latched_at_ms"]))
     }
 }
