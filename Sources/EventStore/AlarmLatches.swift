@@ -50,26 +50,11 @@ extension EventStore {
 public struct AlarmLatches: Sendable {
     let store: EventStore
 
-    /// Stores an alarm event and latches it.
+    /// Stores an alarm event; its commit latches it (``EventStore/insert``), so whoever sees the
+    /// alarm in the store (the forwarder, at once) finds its latch too.
     public func raise(_ event: NewEvent) async throws -> StoredEvent {
         precondition(event.kind == .alarm, "AlarmLatches.raise takes alarm events")
-        let stored = try await store.append(event)
-        // The latch is derived state: if the agent dies between the two commits, `all()`
-        // rebuilds it from the alarm events that have no reset.
-        try await write(stored, stage: .stored)
-        return stored
-    }
-
-    private func write(_ alarm: StoredEvent, stage: AlarmStage) async throws {
-        let now = EventStore.milliseconds(Date())
-        try await store.live.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
-                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING
-                    """,
-                arguments: [alarm.id, alarm.seq, alarm.event.device, stage.rawValue, EventStore.milliseconds(alarm.storedAt), now])
-        }
+        return try await store.append(event)
     }
 
     /// Moves a latched alarm forward to `stage` (never backwards). Returns the updated latch, or
@@ -104,7 +89,8 @@ public struct AlarmLatches: Sendable {
     }
 
     /// The alarms latched now, oldest first. Rebuilds missing latches from alarm events that have
-    /// no `alarm_reset` (a crash between an alarm's commit and its latch's).
+    /// no `alarm_reset` (a store written by a version that latched in a second commit, and died
+    /// between the two).
     public func all() async throws -> [LatchedAlarm] {
         try await store.live.write { db in
             try db.execute(

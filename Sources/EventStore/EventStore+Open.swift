@@ -34,12 +34,9 @@ extension EventStore {
         if let problem {
             salvage = try recover(path: path, problem: problem, logger: logger)
         }
-        var configuration = Configuration()
-        configuration.label = "station.events"
-        configuration.busyMode = .timeout(5)
         let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: path, configuration: writerConfiguration)
         } catch {
             throw EventStoreError(.openFailed, path: path, "cannot open the event database: \(error)")
         }
@@ -90,22 +87,34 @@ extension EventStore {
     convenience init(
         prepared writer: any DatabaseWriter, path: String?, logger: Logger, policy: StoragePolicy = .unlimited, salvage: SalvageReport? = nil
     ) throws {
+        try EventStore.prepare(writer, path: path ?? ":memory:")
+        self.init(writer: writer, path: path, logger: logger, policy: policy, salvage: salvage)
+    }
+
+    /// The configuration of the writing pool, at open and after a run-time salvage.
+    static var writerConfiguration: Configuration {
+        var configuration = Configuration()
+        configuration.label = "station.events"
+        configuration.busyMode = .timeout(5)
+        return configuration
+    }
+
+    /// Migrates `writer` and switches it to `synchronous=FULL`, then reads that back: the store
+    /// refuses to run without durable commits.
+    static func prepare(_ writer: any DatabaseWriter, path: String) throws {
+        let level: Int
         do {
             try EventStore.migrator.migrate(writer)
             // GRDB's DatabasePool resets the writer to NORMAL after `prepareDatabase`; set FULL on
             // the writer itself, then read it back.
-            try writer.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-            }
+            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            level = try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
         } catch {
-            throw EventStoreError(.openFailed, path: path ?? ":memory:", "cannot prepare the event database: \(error)")
+            throw EventStoreError(.openFailed, path: path, "cannot prepare the event database: \(error)")
         }
-        self.init(writer: writer, path: path, logger: logger, policy: policy, salvage: salvage)
-        let level = try synchronousLevel()
         guard level == 2 else {
             throw EventStoreError(
-                .openFailed, path: path ?? ":memory:",
-                "the writer runs with synchronous=\(level), not FULL (2); refusing to run without durable commits")
+                .openFailed, path: path, "the writer runs with synchronous=\(level), not FULL (2); refusing to run without durable commits")
         }
     }
 

@@ -17,18 +17,10 @@ extension EventStore {
         try? old.barrierWriteWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = 1") }
         try? old.close()
         let report = try recover(path: path, problem: problem, logger: logger)
-        var configuration = Configuration()
-        configuration.label = "station.events"
-        configuration.busyMode = .timeout(5)
         let fresh: DatabasePool
         do {
-            fresh = try DatabasePool(path: path, configuration: configuration)
-            try migrator.migrate(fresh)
-            try fresh.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            let level = try fresh.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
-            guard level == 2 else {
-                throw EventStoreError(.openFailed, path: path, "the fresh store runs with synchronous=\(level), not FULL (2)")
-            }
+            fresh = try DatabasePool(path: path, configuration: writerConfiguration)
+            try prepare(fresh, path: path)
         } catch let error as EventStoreError {
             throw error
         } catch {

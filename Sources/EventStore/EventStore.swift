@@ -305,8 +305,18 @@ public final class EventStore: Sendable {
                 event.card.map(storedCardFormat), event.detail, event.related, milliseconds(event.occurredAt), Int64(bitPattern: event.monotonicNanos),
                 bootID, nowMs, event.clockSynchronized, stationID,
             ])
-            stored.append(
-                StoredEvent(seq: db.lastInsertedRowID, id: id, event: event, storedAt: date(nowMs), bootID: bootID, stationID: stationID))
+            let seq = db.lastInsertedRowID
+            if event.kind == .alarm {
+                // An alarm is latched in the commit that stores it: no reader of the store sees
+                // one without the other.
+                try db.execute(
+                    sql: """
+                        INSERT INTO alarm_latches(event_id, seq, device, stage, latched_at_ms, updated_at_ms)
+                        VALUES (?, ?, ?, 'stored', ?, ?) ON CONFLICT(event_id) DO NOTHING
+                        """,
+                    arguments: [id, seq, event.device, nowMs, nowMs])
+            }
+            stored.append(StoredEvent(seq: seq, id: id, event: event, storedAt: date(nowMs), bootID: bootID, stationID: stationID))
         }
         return stored
     }

@@ -85,13 +85,42 @@ import Testing
         #expect(await restarted.indication(for: "box-1") == .acknowledged)
     }
 
-    @Test func aLatchLostBetweenTheTwoCommitsIsRebuiltFromTheAlarmEvent() async throws {
+    @Test func anAlarmIsLatchedInTheCommitThatStoresIt() async throws {
         let store = try EventStore.inMemory()
-        // An alarm committed by a process that died before writing its latch.
+        // Stored by a process that died the moment after: its latch is there all the same.
         let alarm = try await store.append(NewEvent(kind: .alarm, device: "box-1"))
+        #expect(try await store.alarmLatches.latch(alarm.id)?.stage == .stored)
         let coordinator = AlarmCoordinator(store: store, logger: logger)
         try await coordinator.restore()
         #expect(await coordinator.latchedAlarms().map(\.eventID) == [alarm.id])
+    }
+
+    /// The forwarder sends an alarm the moment it is committed, so the platform's answer can
+    /// come before the press's `raise` has latched it here (seen under load: the device stayed
+    /// at `stored` after the platform had received the alarm). The progress is kept.
+    @Test func progressThatComesBeforeTheRaiseReturnsIsKept() async throws {
+        let store = try EventStore.inMemory()
+        let coordinator = AlarmCoordinator(store: store, logger: logger)
+        // Committed (and latched in the store), not yet latched by the coordinator.
+        let alarm = try await store.alarmLatches.raise(NewEvent(kind: .alarm, device: "button-1"))
+        #expect(await coordinator.indication(for: "button-1") == .idle)
+        await coordinator.sending([alarm])
+        await coordinator.acknowledged([alarm])
+        #expect(await coordinator.indication(for: "button-1") == .received)
+        #expect(try await store.alarmLatches.latch(alarm.id)?.stage == .received)
+        try await coordinator.apply(command(1, .alarmAcknowledged, alarm.id))
+        #expect(await coordinator.indication(for: "button-1") == .acknowledged)
+    }
+
+    /// An alarm reset at the device is not brought back by a late acknowledgement of it.
+    @Test func aLateAcknowledgementDoesNotBringBackAResetAlarm() async throws {
+        let store = try EventStore.inMemory()
+        let coordinator = AlarmCoordinator(store: store, logger: logger)
+        let alarm = try #require(await coordinator.raise(device: "box-1", purpose: "p", detail: nil))
+        await coordinator.resetAtDevice("box-1")
+        await coordinator.acknowledged([alarm])
+        #expect(await coordinator.indication(for: "box-1") == .idle)
+        #expect(await !coordinator.hasAlarm(on: "box-1"))
     }
 
     @Test func aKeySwitchResetsEveryAlarmOfThatDeviceOnly() async throws {

@@ -58,7 +58,7 @@ struct AlarmEndToEndTests {
         let queuedAtPress = try await backlog()
         let pressed = ContinuousClock.now
         box.press()
-        let arrived = await eventually(timeout: .seconds(10)) {
+        let arrived = await eventually {
             try await platform.received().contains { $0.event.kind == "alarm" }
         }
         #expect(arrived, "log:\n\(agent.log)")
@@ -72,16 +72,16 @@ struct AlarmEndToEndTests {
             "the alarm waited for the backlog (\(tapsBefore - receivedAtPress) of \(queuedAtPress) queued taps went first)")
 
         // The loop closes at the box: received, acknowledged, dispatched.
-        #expect(await box.waitForIndication(.received, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        #expect(await box.waitForIndication(.received, timeout: .seconds(30)), "box shows \(box.currentIndication)")
         let alarm = try #require(try await platform.alarms().first)
         try await platform.operatorAction("acknowledge", alarm: alarm.eventId)
-        #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(30)), "box shows \(box.currentIndication)")
         try await platform.operatorAction("dispatch", alarm: alarm.eventId)
-        #expect(await box.waitForIndication(.dispatched, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        #expect(await box.waitForIndication(.dispatched, timeout: .seconds(30)), "box shows \(box.currentIndication)")
 
         // A key switch at the box resets it; the reset reaches the platform as an event.
         box.keySwitchReset()
-        #expect(await box.waitForIndication(.idle, timeout: .seconds(15)))
+        #expect(await box.waitForIndication(.idle, timeout: .seconds(30)))
         #expect(await eventually { try await platform.alarms().first?.state == .reset }, "log:\n\(agent.log)")
 
         // The heartbeat keeps the station from looking silent.
@@ -130,17 +130,17 @@ struct AlarmEndToEndTests {
         let agent = try station.startAgent()
         #expect(await eventually { box.isHelloAcknowledged }, "the agent answers the box first; log:\n\(agent.log)")
         box.stopHeartbeats()
-        #expect(await eventually(timeout: .seconds(10)) {
+        #expect(await eventually {
             try await platform.received().contains { $0.event.kind == "device_fault" && $0.event.device == "alarm-1" }
         }, "log:\n\(agent.log)")
-        #expect(await box.waitForIndication(.fault, timeout: .seconds(15)) || box.displayedIndication == .fault)
+        #expect(await box.waitForIndication(.fault, timeout: .seconds(30)) || box.displayedIndication == .fault)
         // The box's acknowledgements of the fault indication are not heartbeats: the fault stays.
         try await Task.sleep(for: .seconds(3))
         let whileSilent = try await platform.received().filter { $0.event.device == "alarm-1" }.map(\.event.kind)
         #expect(!whileSilent.contains("device_online"), "no flapping while the box is silent: \(whileSilent)")
         #expect(box.currentIndication == .fault)
         box.resumeHeartbeats()
-        #expect(await eventually(timeout: .seconds(10)) {
+        #expect(await eventually {
             try await platform.received().contains { $0.event.kind == "device_online" && $0.event.device == "alarm-1" }
         }, "log:\n\(agent.log)")
         await agent.stop()

@@ -71,7 +71,7 @@ struct FailingStoreTests {
         entrance.setInput(1, active: true)
         try await button.hold(for: .milliseconds(600))
 
-        #expect(await box.waitForIndication(.fault, timeout: .seconds(15)), "the box shows its press is not yet stored; log:\n\(agent.log)")
+        #expect(await box.waitForIndication(.fault, timeout: .seconds(30)), "the box shows its press is not yet stored; log:\n\(agent.log)")
         #expect(
             await eventually { entrance.ledCommands.dropFirst(feedbackBefore).contains { $0.temporaryOnColor == .red } },
             "the OSDP reader does not say \"accepted\" for a tap only held in memory: \(entrance.ledCommands); log:\n\(agent.log)")
@@ -115,7 +115,7 @@ struct FailingStoreTests {
             }
         }
         #expect(try await platform.received().contains { $0.event.card?.uid == "77:1234" }, "the OSDP tap kept its card")
-        #expect(await box.waitForIndication(.received, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        #expect(await box.waitForIndication(.received, timeout: .seconds(30)), "box shows \(box.currentIndication)")
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
         await platform.stop()

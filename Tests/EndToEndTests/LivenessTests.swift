@@ -40,7 +40,7 @@ struct LivenessTests {
         _ = try await agent.firstLine(containing: "cannot open the event store; the devices are read", timeout: .seconds(30))
         let pressed = Date()
         box.press()
-        #expect(await box.waitForIndication(.fault, timeout: .seconds(15)), "the box shows the press is not yet stored; log:\n\(agent.log)")
+        #expect(await box.waitForIndication(.fault, timeout: .seconds(30)), "the box shows the press is not yet stored; log:\n\(agent.log)")
         box.release()
         #expect(try await platform.received().isEmpty)
 
@@ -56,7 +56,7 @@ struct LivenessTests {
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
         #expect(abs(occurred.timeIntervalSince(pressed)) < 5, "stored with the time of the press, not of the store's opening")
-        #expect(await box.waitForIndication(.received, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        #expect(await box.waitForIndication(.received, timeout: .seconds(30)), "box shows \(box.currentIndication)")
         #expect(try await platform.received().contains { $0.event.kind == EventKind.agentStarted.rawValue && $0.event.detail != "an earlier run" })
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
@@ -113,7 +113,7 @@ struct LivenessTests {
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
         #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press, not of the salvage's end")
-        #expect(await box.waitForIndication(.received, timeout: .seconds(15)), "box shows \(box.currentIndication)")
+        #expect(await box.waitForIndication(.received, timeout: .seconds(30)), "box shows \(box.currentIndication); log:\n\(agent.log)")
         box.release()
         agent.signal(SIGTERM)
         #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
@@ -181,14 +181,14 @@ struct LivenessTests {
         let pressedAt = ContinuousClock.now
         box.press()
         #expect(
-            await eventually(timeout: .seconds(10)) { try await platform.received().contains { $0.event.kind == "alarm" } },
+            await eventually { try await platform.received().contains { $0.event.kind == "alarm" } },
             "the HTTP lane is not held by the DC-09 one; log:\n\(agent.log)")
         Measured.report("DC-09 receiver not reading: press to the alarm at the platform", since: pressedAt)
         let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
         let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
         #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press")
         #expect(
-            await eventually(timeout: .seconds(10)) { agent.log.contains("DC-09 attempt failed") },
+            await eventually { agent.log.contains("DC-09 attempt failed") },
             "the unanswered exchange is abandoned at its deadline and logged; log:\n\(agent.log)")
         #expect(receiver.received.isEmpty, "the receiver read nothing: \(receiver.received)")
         #expect(agent.isRunning)

@@ -74,7 +74,7 @@ struct OSDPAndDC09EndToEndTests {
 
         let silencedAt = ContinuousClock.now
         desk.setSilent(true)
-        #expect(await eventually(timeout: .seconds(15)) {
+        #expect(await eventually {
             try await platform.received().contains { $0.event.kind == "device_offline" && $0.event.device == "desk" }
         }, "log:\n\(agent.log)")
         let offlineAfter = silencedAt.duration(to: .now)
@@ -107,11 +107,11 @@ struct OSDPAndDC09EndToEndTests {
         let agent = try station.startAgent()
         #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
         box.press()
-        let messages = await receiver.waitForMessages(count: 1, timeout: .seconds(10))
+        let messages = await receiver.waitForMessages(count: 1, timeout: .seconds(30))
         #expect(messages.first?.message?.data.contains("PA") == true, "received: \(messages); log:\n\(agent.log)")
         #expect(messages.first?.answer == .ack)
         box.keySwitchReset()
-        let more = await receiver.waitForMessages(count: 2, timeout: .seconds(10))
+        let more = await receiver.waitForMessages(count: 2, timeout: .seconds(30))
         #expect(more.count >= 2 && more[1].message?.data.contains("PH") == true, "received: \(more); log:\n\(agent.log)")
         #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } })
         await agent.stop()

@@ -90,7 +90,7 @@ struct ReloadEndToEndTests {
             let uid = String(format: "%010llX", 0x5C_0000_0000 + index)
             try one.tap(uid: uid)
             tapped.append(uid)
-            return await eventually(timeout: .seconds(10)) {
+            return await eventually {
                 try await EventStore.openReadOnly(directory: station.stateDirectory).events(limit: 10_000)
                     .contains { $0.event.event.card?.uid == uid }
             }

@@ -170,13 +170,13 @@ struct VirtualAlarmBoxTests {
             box.press()
             #expect(box.currentIndication == .stored, "the box shows `stored` at once")
             #expect(await alarmBoxEventually { host.events == [.pressed] })
-            #expect(await box.waitUntilAcknowledged(timeout: .seconds(5)))
+            #expect(await box.waitUntilAcknowledged(timeout: .seconds(30)))
             #expect(box.acknowledgedEvents == [.pressed])
 
             for indication in [AlarmIndication.stored, .sent, .received, .acknowledged] {
                 host.send(.indicate(indication))
             }
-            #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(5)))
+            #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(30)))
             #expect(await alarmBoxEventually { host.delivered.count == 4 })
             #expect(box.indicationHistory == [.stored, .sent, .received, .acknowledged])
             #expect(box.displayedIndication == .acknowledged)
@@ -313,7 +313,7 @@ struct VirtualAlarmBoxTests {
         let second = try AlarmBoxTestHost(path: box.linkPath, link: AlarmBoxLink())
         try await second.run {
             #expect(await alarmBoxEventually { second.events == [.pressed] })
-            #expect(await box.waitUntilAcknowledged(timeout: .seconds(5)))
+            #expect(await box.waitUntilAcknowledged(timeout: .seconds(30)))
             #expect(await alarmBoxEventually { box.displayedIndication == .stored }, "the fault clears with the first answer")
             // The release goes after the press on the same link: once it is in, so is any
             // repeat of the press.
@@ -333,13 +333,13 @@ struct VirtualAlarmBoxTests {
             box.press()
             #expect(await alarmBoxEventually { host.events == [.pressed] })
             host.send(.indicate(.acknowledged))
-            #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(5)))
+            #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(30)))
 
             box.restart()
             #expect(await alarmBoxEventually { host.counters.peerRestarts == 2 }, "power-on HELLO and restart HELLO")
             // The latch survived; the link restores the last indication it delivered.
             #expect(box.isLatched)
-            #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(5)))
+            #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(30)))
             #expect(await alarmBoxEventually { host.delivered == [.indicate(.acknowledged), .indicate(.acknowledged)] })
             #expect(host.events == [.pressed], "the press was acknowledged before the restart: not sent again")
         }

@@ -40,6 +40,9 @@ public actor AlarmCoordinator: DeliveryObserver {
     /// Latched alarms the platform rejected and has not accepted since: their device shows
     /// `fault` (the alarm did not get through), not `sent`.
     private var refusedByPlatform: Set<String> = []
+    /// Alarms reset at a device, whose `alarm_reset` may not be committed yet: never latched
+    /// again from the store's record of them. (Alarms are rare; this stays small.)
+    private var resetHere: Set<String> = []
     private let hub = IndicationHub()
     private let alarms = Counter(label: "station_alarms_total")
 
@@ -112,11 +115,15 @@ public actor AlarmCoordinator: DeliveryObserver {
         return nil
     }
 
-    /// A held or fresh alarm is durable: latch it and show `stored`.
+    /// A held or fresh alarm is durable (and latched in the store, in the same commit): latch it
+    /// here and show it. The forwarder may already have moved it on (it can send the alarm the
+    /// moment it is committed, before this runs): then it keeps that stage.
     private func latch(_ stored: StoredEvent, token: UUID) {
         if unstored.removeValue(forKey: token) == nil { storedTokens.insert(token) }
-        latched[stored.id] = LatchedAlarm(
-            eventID: stored.id, seq: stored.seq, device: stored.event.device, stage: .stored, latchedAt: stored.storedAt)
+        if latched[stored.id] == nil {
+            latched[stored.id] = LatchedAlarm(
+                eventID: stored.id, seq: stored.seq, device: stored.event.device, stage: .stored, latchedAt: stored.storedAt)
+        }
         alarms.increment()
         logger.critical(
             "ALARM stored", metadata: ["device": "\(stored.event.device)", "event.id": "\(stored.id)", "event.seq": "\(stored.seq)"])
@@ -131,6 +138,7 @@ public actor AlarmCoordinator: DeliveryObserver {
         var resets: [StoredEvent] = []
         for latch in latched.values.filter({ $0.device == device }).sorted(by: { $0.seq < $1.seq }) {
             latched[latch.eventID] = nil
+            resetHere.insert(latch.eventID)
             let result = StoredBox()
             let storedNow = await intake.submit(
                 EventIntake.Write(what: "alarm reset from \(device)", alarmLane: true) { store in
@@ -155,7 +163,12 @@ public actor AlarmCoordinator: DeliveryObserver {
         case .alarmDispatched:
             try await advance(command.eventId, to: .dispatched, by: command.operatorName)
         case .alarmReset:
-            guard let latch = latched[command.eventId] else {
+            var known = latched[command.eventId]
+            if known == nil, !resetHere.contains(command.eventId) {
+                // Not latched here yet (its `raise` has not returned): the store's latch counts.
+                known = try await store?.alarmLatches.latch(command.eventId)
+            }
+            guard let latch = known else {
                 logger.info("platform reset an alarm that is not latched here", metadata: ["event.id": "\(command.eventId)"])
                 return
             }
@@ -163,6 +176,7 @@ public actor AlarmCoordinator: DeliveryObserver {
             _ = try await store.alarmLatches.reset(
                 latch.eventID, device: latch.device, detail: "reset by the platform (\(command.operatorName ?? "operator"))")
             latched[latch.eventID] = nil
+            resetHere.insert(latch.eventID)
             logger.notice("alarm reset by the platform", metadata: ["device": "\(latch.device)", "event.id": "\(latch.eventID)"])
             publish(latch.device)
         }
@@ -238,8 +252,11 @@ public actor AlarmCoordinator: DeliveryObserver {
     }
 
     private func advance(_ eventID: String, to stage: AlarmStage, by operatorName: String?) async throws {
-        guard let latch = latched[eventID], stage > latch.stage else { return }
-        guard let store else { return }
+        if let latch = latched[eventID], stage <= latch.stage { return }
+        // An alarm not latched here yet may be one whose `raise` has not returned: the forwarder
+        // sends an alarm as soon as it is committed, and its commit latches it in the store. The
+        // store's latch is the truth; an alarm reset here (or unknown) has none.
+        guard let store, !resetHere.contains(eventID) else { return }
         if let updated = try await store.alarmLatches.advance(eventID, to: stage) {
             latched[eventID] = updated
             logger.notice(
