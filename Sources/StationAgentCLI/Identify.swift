@@ -1,0 +1,176 @@
+import ArgumentParser
+import DeviceProtocols
+import Foundation
+import SerialTransport
+
+/// `station-agent identify`: which adapter is which. Listens on every serial port (or the ones
+/// given) while the technician taps a card on each reader, then at the alarm box's speed, and
+/// says what each line is, with a `[[device]]` block to paste into station.toml that names the
+/// adapter by its USB identity. The first part of the setup wizard (issue 17).
+struct Identify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tell which serial port has which device: tap a card on each reader while it listens.",
+        discussion: """
+            Listens on every serial port (or each --port) for half of --seconds at 9600 baud, \
+            where every card reader profile talks: tap a card on each reader then, and the port \
+            and the reader's profile are recognised from the bytes. Then it listens for the rest \
+            at 115200 baud, where the one-key alarm box sends its heartbeat. It prints what each \
+            line is and a [[device]] block for station.toml. Stop the agent first \
+            (`systemctl stop station-agent`): a port the agent holds is busy. Exit status 0 when \
+            at least one device was recognised, 1 when none was.
+            """)
+
+    @Option(name: .customLong("port"), help: "A port to listen on (repeat it); default: every serial port found.")
+    var ports: [String] = []
+    @Option(help: "How long to listen in all, in seconds (half for the readers, half for the alarm box).")
+    var seconds = 30
+
+    func validate() throws {
+        guard (2...600).contains(seconds) else { throw ValidationError("--seconds must be from 2 to 600") }
+    }
+
+    func run() async throws {
+        var lines: [(path: String, info: SerialPortInfo?)]
+        if ports.isEmpty {
+            let found: [SerialPortInfo]
+            do {
+                found = try SerialPortCatalog.list()
+            } catch {
+                printError("\(error)")
+                throw ExitCode(1)
+            }
+            lines = found.map { ($0.path, $0) }
+            if lines.isEmpty {
+                Self.say("no serial ports found (is the adapter plugged in? `dmesg | tail` shows what the kernel saw)")
+                throw ExitCode(1)
+            }
+        } else {
+            let known = (try? SerialPortCatalog.list()) ?? []
+            lines = ports.map { path in (path, known.first { $0.path == (try? DevicePath.resolve(path)) }) }
+        }
+        var identifiers = Array(repeating: LineIdentifier(), count: lines.count)
+        var findings = [LineIdentifier.Finding?](repeating: nil, count: lines.count)
+        var problems = [String?](repeating: nil, count: lines.count)
+        let half = Duration.seconds(seconds) / 2
+
+        for speed in LineIdentifier.Speed.allCases {
+            switch speed {
+            case .readers: Self.say("listening at 9600 baud for \(half.components.seconds) s: tap a card on each reader now")
+            case .alarmBox: Self.say("listening at 115200 baud for \(half.components.seconds) s: the alarm box is heard by its heartbeat")
+            }
+            let pending = lines.indices.filter { findings[$0] == nil && problems[$0] == nil }
+            let results = await withTaskGroup(of: (Int, LineIdentifier, LineIdentifier.Finding?, String?).self) { group in
+                for index in pending {
+                    let path = lines[index].path
+                    let identifier = identifiers[index]
+                    group.addTask {
+                        let (identifier, finding, problem) = await Self.listen(path, identifier, at: speed, for: half)
+                        return (index, identifier, finding, problem)
+                    }
+                }
+                var all: [(Int, LineIdentifier, LineIdentifier.Finding?, String?)] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+            for (index, identifier, finding, problem) in results {
+                identifiers[index] = identifier
+                findings[index] = finding
+                problems[index] = problem
+                if let finding { Self.say("\(Self.name(lines[index])): \(finding)") }
+            }
+        }
+
+        Self.say("")
+        for index in lines.indices {
+            let name = Self.name(lines[index])
+            if let problem = problems[index] {
+                Self.say("\(name): \(problem)")
+            } else if findings[index] == nil {
+                let heard = identifiers[index].bytesHeard
+                let total = heard.values.reduce(0, +)
+                Self.say(total == 0 ? "\(name): silent (no reader tapped, no alarm box, or a dry-contact button: `doctor` checks those)"
+                    : "\(name): \(total) bytes heard that no known device sends (\(heard[.readers] ?? 0) at 9600, \(heard[.alarmBox] ?? 0) at 115200)")
+            }
+        }
+        let recognised = lines.indices.compactMap { index in findings[index].map { (lines[index], $0) } }
+        guard !recognised.isEmpty else {
+            Self.say("nothing recognised; tap a card on each reader while it listens, or give more --seconds")
+            throw ExitCode(1)
+        }
+        Self.say("\nfor station.toml:")
+        for (number, (line, finding)) in recognised.enumerated() {
+            Self.say("")
+            Self.say(Self.deviceBlock(finding, line: line, number: number + 1))
+        }
+    }
+
+    /// Listens on `path` at `speed` for `duration`; returns the identifier, its finding and a
+    /// problem with the port, if any.
+    static func listen(
+        _ path: String, _ identifier: LineIdentifier, at speed: LineIdentifier.Speed, for duration: Duration
+    ) async -> (LineIdentifier, LineIdentifier.Finding?, String?) {
+        var identifier = identifier
+        let port: any SerialPort
+        do {
+            port = try SerialPortOpener.open(path: path, settings: SerialSettings(baud: speed.rawValue))
+        } catch {
+            let hint = error.code == .busy ? " (the agent holds it? `systemctl stop station-agent` first)" : ""
+            return (identifier, nil, "cannot listen: \(error.message)\(hint)")
+        }
+        let stream = SerialByteStream(port: port, marksIdleLine: true)
+        defer { stream.stop() }
+        let deadline = ContinuousClock.now + duration
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                stream.stop()
+            }
+            var finding: LineIdentifier.Finding?
+            do {
+                for try await chunk in stream.chunks {
+                    finding = chunk.isEmpty ? identifier.noteLineIdle() : identifier.feed(chunk, at: speed)
+                    if finding != nil { break }
+                }
+            } catch {
+                group.cancelAll()
+                return (identifier, nil, "the line failed while listening: \(error)")
+            }
+            group.cancelAll()
+            return (identifier, finding, nil)
+        }
+    }
+
+    /// One line on standard output, written at once even into a pipe (`| tee`, a test): the
+    /// prompts say what to do now.
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func name(_ line: (path: String, info: SerialPortInfo?)) -> String {
+        guard let info = line.info, let vendor = info.usbVendor, let product = info.usbProduct else { return line.path }
+        return line.path + String(format: " (usb %04x:%04x", vendor, product) + (info.usbSerial.map { " serial \($0)" } ?? "") + ")"
+    }
+
+    /// A `[[device]]` block naming the adapter by USB identity when it has one.
+    static func deviceBlock(_ finding: LineIdentifier.Finding, line: (path: String, info: SerialPortInfo?), number: Int) -> String {
+        var block = ["[[device]]"]
+        switch finding {
+        case .cardReader(let profile, _, _):
+            block += ["name = \"reader-\(number)\"", "kind = \"card-reader\"", "profile = \"\(profile.rawValue)\"", "purpose = \"check-in\""]
+        case .alarmBox:
+            block += ["name = \"alarm-\(number)\"", "kind = \"alarm-box\"", "purpose = \"one-key-alarm\""]
+        }
+        if let info = line.info, let vendor = info.usbVendor, let product = info.usbProduct {
+            block.append(String(format: "usb_vendor = \"%04x\"", vendor))
+            block.append(String(format: "usb_product = \"%04x\"", product))
+            if let serial = info.usbSerial {
+                block.append("usb_serial = \"\(serial)\"  # tells identical adapters apart")
+            } else {
+                block.append("# this adapter has no serial number: two of the same kind need `port = \"/dev/serial/by-path/...\"` instead")
+            }
+        } else {
+            block.append("port = \"\(line.path)\"")
+        }
+        return block.joined(separator: "\n")
+    }
+}
