@@ -20,6 +20,7 @@ declare -A harness sources
 harness[card]="$root/Fuzz/FuzzCardFrameDecoder.swift";  sources[card]="$device_sources"
 harness[alarmbox]="$root/Fuzz/FuzzAlarmBoxLink.swift";  sources[alarmbox]="$device_sources"
 harness[osdp]="$root/Fuzz/FuzzOSDPFrameDecoder.swift";  sources[osdp]="$osdp_sources"
+harness[identify]="$root/Fuzz/FuzzLineIdentifier.swift"; sources[identify]="$device_sources"
 
 # The emulator's request validation with the wire types and event model, compiled as one
 # module: copies with the project-module imports stripped.
@@ -34,7 +35,7 @@ done
 harness[validation]="$root/Fuzz/FuzzRequestValidation.swift"; sources[validation]="$(find "$validation_dir" -name '*.swift' | sort | tr '\n' ' ')"
 
 status=0
-for name in card alarmbox osdp validation; do
+for name in card alarmbox osdp identify validation; do
     if [[ -n "${FUZZ_ONLY:-}" && "$FUZZ_ONLY" != "$name" ]]; then continue; fi
     binary="$build/fuzz-$name"
     # shellcheck disable=SC2086
