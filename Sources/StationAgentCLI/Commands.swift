@@ -160,6 +160,8 @@ struct Ports: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List serial ports with their USB vendor, product and serial number.")
 
+    static let noneFound = "no serial ports found (is the adapter plugged in? `dmesg | tail` shows what the kernel saw)"
+
     func run() throws {
         let ports: [SerialPortInfo]
         do {
@@ -169,7 +171,7 @@ struct Ports: ParsableCommand {
             throw ExitCode(1)
         }
         if ports.isEmpty {
-            print("no serial ports found (is the adapter plugged in? `dmesg | tail` shows what the kernel saw)")
+            print(Self.noneFound)
             return
         }
         for port in ports {

@@ -30,7 +30,7 @@ struct Identify: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var lines: [(path: String, info: SerialPortInfo?)]
+        let lines: [(path: String, info: SerialPortInfo?)]
         if ports.isEmpty {
             let found: [SerialPortInfo]
             do {
@@ -39,14 +39,18 @@ struct Identify: AsyncParsableCommand {
                 printError("\(error)")
                 throw ExitCode(1)
             }
-            lines = found.map { ($0.path, $0) }
-            if lines.isEmpty {
-                Self.say("no serial ports found (is the adapter plugged in? `dmesg | tail` shows what the kernel saw)")
+            guard !found.isEmpty else {
+                Self.say(Ports.noneFound)
                 throw ExitCode(1)
             }
+            lines = found.map { ($0.path, $0) }
         } else {
+            // A given path (a by-id link, a pty) gets its adapter's identity when it has one.
             let known = (try? SerialPortCatalog.list()) ?? []
-            lines = ports.map { path in (path, known.first { $0.path == (try? DevicePath.resolve(path)) }) }
+            lines = ports.map { path in
+                let resolved = try? DevicePath.resolve(path)
+                return (path, known.first { $0.path == resolved })
+            }
         }
         var identifiers = Array(repeating: LineIdentifier(), count: lines.count)
         var findings = [LineIdentifier.Finding?](repeating: nil, count: lines.count)
@@ -146,9 +150,9 @@ struct Identify: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
+    /// The path, with the adapter's identity as `doctor` prints it.
     static func name(_ line: (path: String, info: SerialPortInfo?)) -> String {
-        guard let info = line.info, let vendor = info.usbVendor, let product = info.usbProduct else { return line.path }
-        return line.path + String(format: " (usb %04x:%04x", vendor, product) + (info.usbSerial.map { " serial \($0)" } ?? "") + ")"
+        line.info.map { "\(line.path) (\(DoctorChecks.usbIdentity($0)))" } ?? line.path
     }
 
     /// A `[[device]]` block naming the adapter by USB identity when it has one.

@@ -96,7 +96,7 @@ extension SchemaDecoder {
         switch kind {
         case .cardReader?:
             let dedup = integer(s, "dedup_window_ms", in: 0...60_000, default: 2000)
-            if let profile, let dedup, baudValid {
+            if let profile, let dedup {
                 options = .cardReader(.init(profile: profile, baud: baud.map(Int.init), dedupWindow: .milliseconds(dedup)))
             }
         case .alarmBox?:
@@ -106,12 +106,11 @@ extension SchemaDecoder {
         case .alarmButton?:
             options = decodeAlarmButton(s).map { .alarmButton($0) }
         case .osdpBus?:
-            options = decodeOSDPBus(s, busPurpose: purpose, baud: baudValid ? baud : nil, names: &names).map { .osdpBus($0) }
-            if !baudValid { options = nil }
+            options = decodeOSDPBus(s, busPurpose: purpose, baud: baud, names: &names).map { .osdpBus($0) }
         case nil:
             break
         }
-        guard let name, let options, let purpose, let port, let reopenInitial, let reopenMax else { return nil }
+        guard let name, let options, baudValid, let purpose, let port, let reopenInitial, let reopenMax else { return nil }
         return StationConfiguration.Device(
             name: name, purpose: purpose, port: port, reopenInitial: .milliseconds(reopenInitial),
             reopenMax: .milliseconds(reopenMax), kind: options)

@@ -34,20 +34,7 @@ struct FailingStoreTests {
         try station.writeConfig(
             platformURL: platform.baseURL,
             extraDevices: AlarmEndToEndTests.alarmBoxConfig(box) + AlarmEndToEndTests.buttonConfig(button, minimumPressMs: 300)
-                + """
-
-                [[device]]
-                name = "door-bus"
-                kind = "osdp-bus"
-                port = "\(bus.linkPath)"
-                purpose = "check-in"
-
-                [[device.reader]]
-                address = 1
-                name = "entrance"
-                alarm_input = 1
-
-                """)
+                + OSDPAndDC09EndToEndTests.osdpBusConfig(bus, readers: ["address = 1\nname = \"entrance\"\nalarm_input = 1"]))
         let agent = try station.startAgent()
         let entrance = try #require(bus.reader(1))
         #expect(
@@ -126,48 +113,35 @@ struct FailingStoreTests {
     /// the agent); the reset at the box, after space returns, reaches the receiver too.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
     func theDC09LaneGoesOnWhenItCannotSaveItsPlace() async throws {
-        let station = try Station(readers: [])
-        defer { station.remove() }
-        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
-        defer { box.stop() }
-        let receiver = try await OSDPAndDC09EndToEndTests.startReceiver()
-        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
-        try station.writeConfig(
-            platformURL: platform.baseURL,
-            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box)
-                + OSDPAndDC09EndToEndTests.siaConfig(receiver, responseTimeoutSeconds: 1, retrySeconds: 5))
-        let agent = try station.startAgent()
-        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
+        try await OSDPAndDC09EndToEndTests.withAlarmBoxAndReceiver { fixture in
+            let (box, receiver, platform, agent) = (fixture.box, fixture.receiver, fixture.platform, fixture.agent)
 
-        // The press is stored and reaches the platform; the receiver does not read yet.
-        receiver.setReading(false)
-        box.press()
-        #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
-        box.release()
-        #expect(await eventually { agent.log.contains("DC-09 attempt failed") }, "log:\n\(agent.log)")
+            // The press is stored and reaches the platform; the receiver does not read yet.
+            receiver.setReading(false)
+            box.press()
+            #expect(await eventually { try await platform.received().contains { $0.event.kind == "alarm" } }, "log:\n\(agent.log)")
+            box.release()
+            #expect(await eventually { agent.log.contains("DC-09 attempt failed") }, "log:\n\(agent.log)")
 
-        // The disk fills up; then the receiver reads and acknowledges.
-        let full = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=0:unlimited"])
-        #expect(await full.waitForExit() == 0, "\(full.log)")
-        receiver.setReading(true)
-        #expect(
-            await eventually(timeout: .seconds(20)) { agent.log.contains("cannot save the DC-09 lane's place in the store yet") },
-            "received: \(receiver.received); log:\n\(agent.log)")
-        #expect(agent.isRunning, "log:\n\(agent.log)")
+            // The disk fills up; then the receiver reads and acknowledges.
+            let full = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=0:unlimited"])
+            #expect(await full.waitForExit() == 0, "\(full.log)")
+            receiver.setReading(true)
+            #expect(
+                await eventually(timeout: .seconds(20)) { agent.log.contains("cannot save the DC-09 lane's place in the store yet") },
+                "received: \(receiver.received); log:\n\(agent.log)")
+            #expect(agent.isRunning, "log:\n\(agent.log)")
 
-        // Space returns; the reset at the box goes to the receiver after the alarm.
-        let lifted = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=unlimited:unlimited"])
-        #expect(await lifted.waitForExit() == 0, "\(lifted.log)")
-        box.keySwitchReset()
-        #expect(
-            await eventually(timeout: .seconds(20)) {
-                receiver.received.contains { $0.answer == .ack && $0.message?.data.contains("PH") == true }
-            }, "received: \(receiver.received); log:\n\(agent.log)")
-        #expect(agent.isRunning, "log:\n\(agent.log)")
-        agent.signal(SIGTERM)
-        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
-        await receiver.shutdown()
-        await platform.stop()
+            // Space returns; the reset at the box goes to the receiver after the alarm.
+            let lifted = try ChildProcess("/usr/bin/prlimit", ["--pid", "\(agent.pid)", "--fsize=unlimited:unlimited"])
+            #expect(await lifted.waitForExit() == 0, "\(lifted.log)")
+            box.keySwitchReset()
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    receiver.received.contains { $0.answer == .ack && $0.message?.data.contains("PH") == true }
+                }, "received: \(receiver.received); log:\n\(agent.log)")
+            #expect(agent.isRunning, "log:\n\(agent.log)")
+        }
     }
 }
 

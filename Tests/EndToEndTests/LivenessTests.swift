@@ -163,48 +163,35 @@ struct LivenessTests {
     /// `response_timeout_seconds` and repeated, the HTTP lane is not held by it (the press reaches
     /// the platform at once, with its time), and once the receiver reads again it gets the alarm.
     @Test func anAlarmPressedWhileTheDC09ReceiverStopsReadingReachesThePlatformAtOnceAndTheReceiverLater() async throws {
-        let station = try Station(readers: [])
-        defer { station.remove() }
-        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
-        defer { box.stop() }
-        let receiver = try await OSDPAndDC09EndToEndTests.startReceiver()
-        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
-        try station.writeConfig(
-            platformURL: platform.baseURL,
-            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box)
-                + OSDPAndDC09EndToEndTests.siaConfig(receiver, responseTimeoutSeconds: 1, retrySeconds: 5))
-        let agent = try station.startAgent()
-        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
+        try await OSDPAndDC09EndToEndTests.withAlarmBoxAndReceiver { fixture in
+            let (box, receiver, platform, agent) = (fixture.box, fixture.receiver, fixture.platform, fixture.agent)
 
-        receiver.setReading(false)
-        let pressed = Date()
-        let pressedAt = ContinuousClock.now
-        box.press()
-        #expect(
-            await eventually { try await platform.received().contains { $0.event.kind == "alarm" } },
-            "the HTTP lane is not held by the DC-09 one; log:\n\(agent.log)")
-        Measured.report("DC-09 receiver not reading: press to the alarm at the platform", since: pressedAt)
-        let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
-        let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
-        #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press")
-        #expect(
-            await eventually { agent.log.contains("DC-09 attempt failed") },
-            "the unanswered exchange is abandoned at its deadline and logged; log:\n\(agent.log)")
-        #expect(receiver.received.isEmpty, "the receiver read nothing: \(receiver.received)")
-        #expect(agent.isRunning)
+            receiver.setReading(false)
+            let pressed = Date()
+            let pressedAt = ContinuousClock.now
+            box.press()
+            #expect(
+                await eventually { try await platform.received().contains { $0.event.kind == "alarm" } },
+                "the HTTP lane is not held by the DC-09 one; log:\n\(agent.log)")
+            Measured.report("DC-09 receiver not reading: press to the alarm at the platform", since: pressedAt)
+            let alarm = try #require(try await platform.received().first { $0.event.kind == "alarm" })
+            let occurred = try #require(Timestamp.parse(alarm.event.occurredAt))
+            #expect(abs(occurred.timeIntervalSince(pressed)) < 2, "stored with the time of the press")
+            #expect(
+                await eventually { agent.log.contains("DC-09 attempt failed") },
+                "the unanswered exchange is abandoned at its deadline and logged; log:\n\(agent.log)")
+            #expect(receiver.received.isEmpty, "the receiver read nothing: \(receiver.received)")
+            #expect(agent.isRunning)
 
-        receiver.setReading(true)
-        let readingAgain = ContinuousClock.now
-        #expect(
-            await eventually(timeout: .seconds(20)) {
-                receiver.received.contains { $0.answer == .ack && $0.message?.data.contains("PA") == true }
-                    && agent.log.contains("DC-09 receiver acknowledged")
-            }, "once the receiver reads again it gets the alarm; received: \(receiver.received); log:\n\(agent.log)")
-        Measured.report("DC-09 receiver not reading: reading again to the ACK", since: readingAgain)
-        agent.signal(SIGTERM)
-        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
-        await receiver.shutdown()
-        await platform.stop()
+            receiver.setReading(true)
+            let readingAgain = ContinuousClock.now
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    receiver.received.contains { $0.answer == .ack && $0.message?.data.contains("PA") == true }
+                        && agent.log.contains("DC-09 receiver acknowledged")
+                }, "once the receiver reads again it gets the alarm; received: \(receiver.received); log:\n\(agent.log)")
+            Measured.report("DC-09 receiver not reading: reading again to the ACK", since: readingAgain)
+        }
     }
 
     /// With `WatchdogSec=` (here 2 s: `WATCHDOG_USEC`), the running agent sends `WATCHDOG=1`

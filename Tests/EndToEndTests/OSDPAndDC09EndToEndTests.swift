@@ -32,26 +32,10 @@ struct OSDPAndDC09EndToEndTests {
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(
             platformURL: platform.baseURL,
-            extraDevices: """
-                [[device]]
-                name = "door-bus"
-                kind = "osdp-bus"
-                port = "\(bus.linkPath)"
-                purpose = "check-in"
-
-                [[device.reader]]
-                address = 1
-                name = "entrance"
-                secure = true
-                key_file = "\(keyFile)"
-                alarm_input = 1
-
-                [[device.reader]]
-                address = 2
-                name = "desk"
-                purpose = "service-request"
-
-                """)
+            extraDevices: Self.osdpBusConfig(bus, readers: [
+                "address = 1\nname = \"entrance\"\nsecure = true\nkey_file = \"\(keyFile)\"\nalarm_input = 1",
+                "address = 2\nname = \"desk\"\npurpose = \"service-request\"",
+            ]))
         let agent = try station.startAgent()
         let entrance = try #require(bus.reader(1))
         let desk = try #require(bus.reader(2))
@@ -122,6 +106,51 @@ struct OSDPAndDC09EndToEndTests {
 
 extension OSDPAndDC09EndToEndTests {
     /// A simulated receiving centre that knows account 1234 (no encryption).
+    /// An `osdp-bus` device "door-bus" on `bus` (purpose check-in) with one `[[device.reader]]`
+    /// per entry of `readers`, each its keys as TOML lines.
+    static func osdpBusConfig(_ bus: VirtualOSDPBus, readers: [String]) -> String {
+        """
+
+        [[device]]
+        name = "door-bus"
+        kind = "osdp-bus"
+        port = "\(bus.linkPath)"
+        purpose = "check-in"
+
+        """ + readers.map { "\n[[device.reader]]\n\($0)\n" }.joined()
+    }
+
+    /// What ``withAlarmBoxAndReceiver(_:)`` starts.
+    struct AlarmBoxAndReceiver {
+        let station: Station
+        let box: VirtualAlarmBox
+        let receiver: DC09ReceiverServer
+        let platform: EmulatorProcess
+        let agent: ChildProcess
+    }
+
+    /// A station with an alarm box, a DC-09 receiver (1 s response timeout, 5 s retry) and the
+    /// platform emulator, the agent started and the box's line open; runs `body`, then stops the
+    /// agent with SIGTERM (expecting a clean exit), the receiver and the platform.
+    static func withAlarmBoxAndReceiver(_ body: (AlarmBoxAndReceiver) async throws -> Void) async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
+        let receiver = try await startReceiver()
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(
+            platformURL: platform.baseURL,
+            extraDevices: AlarmEndToEndTests.alarmBoxConfig(box) + siaConfig(receiver, responseTimeoutSeconds: 1, retrySeconds: 5))
+        let agent = try station.startAgent()
+        #expect(await eventually { box.currentIndication == .idle && agent.log.contains("alarm box line open") }, "log:\n\(agent.log)")
+        try await body(AlarmBoxAndReceiver(station: station, box: box, receiver: receiver, platform: platform, agent: agent))
+        agent.signal(SIGTERM)
+        #expect(await agent.waitForExit() == 0, "log:\n\(agent.log)")
+        await receiver.shutdown()
+        await platform.stop()
+    }
+
     static func startReceiver() async throws -> DC09ReceiverServer {
         try await DC09ReceiverServer.start(
             policy: DC09ReceiverPolicy(accounts: [try DC09Account("1234"): nil]), logger: Logger(label: "test.dc09"))

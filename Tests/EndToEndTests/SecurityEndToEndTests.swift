@@ -113,18 +113,7 @@ struct SecurityEndToEndTests {
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(
             platformURL: platform.baseURL,
-            extraDevices: """
-                [[device]]
-                name = "door-bus"
-                kind = "osdp-bus"
-                port = "\(bus.linkPath)"
-                purpose = "check-in"
-
-                [[device.reader]]
-                address = 2
-                name = "desk"
-
-                """,
+            extraDevices: OSDPAndDC09EndToEndTests.osdpBusConfig(bus, readers: ["address = 2\nname = \"desk\""]),
             privacy: "district_key_file = \"\(districtPath)\"")
         let agent = try station.startAgent()
         let desk = try #require(bus.reader(2))

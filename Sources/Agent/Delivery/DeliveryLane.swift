@@ -101,8 +101,8 @@ public struct DeliveryLane<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var inFlightCommit: [DeliveryOutcome] = []
     private var pause: (delay: Duration, why: Pause)?
     private var idle = false
-    private var closed = false
-    private var interruptedAtShutdown = false
+    /// A stop the lane learnt of between two actions (the doorbell closed, shutdown cut a sleep).
+    private var stopRequested: StopReason?
     private var stopped: StopReason?
     private var storeFailures = StoreFailureBackoff()
     private var recoveredAfter: Int?
@@ -128,8 +128,7 @@ public struct DeliveryLane<Instant: InstantProtocol>: Sendable where Instant.Dur
             drainDeadline = deadline
             if now >= deadline { return stop(.drainLimitReached) }
         }
-        if closed { return stop(.doorbellClosed) }
-        if interruptedAtShutdown { return stop(.failingAtShutdown) }
+        if let stopRequested { return stop(stopRequested) }
         if let failures = recoveredAfter {
             recoveredAfter = nil
             return .storeAnswersAgain(failures: failures)
@@ -175,12 +174,12 @@ public struct DeliveryLane<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     public mutating func doorbellClosed() {
-        closed = true
+        stopRequested = .doorbellClosed
     }
 
     /// Shutdown cut a sleep short: the lane stops with what it holds.
     public mutating func interrupted() {
-        interruptedAtShutdown = true
+        stopRequested = .failingAtShutdown
     }
 
     /// The request of the last `.send` ended with `result`; the commit sent along with it ended
@@ -259,8 +258,8 @@ public struct DeliveryLane<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     private mutating func stop(_ reason: StopReason) -> Action {
         stopped = reason
-        let commit = pending + inFlightCommit
-        pending = []
-        return .stop(reason, commit: commit)
+        // Between actions nothing is in flight: what is held is all in `pending`.
+        defer { pending = [] }
+        return .stop(reason, commit: pending)
     }
 }
