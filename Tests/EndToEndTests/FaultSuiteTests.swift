@@ -84,12 +84,7 @@ struct FaultSuiteTests {
             try await store.markDelivered(original.prefix(400).map { DeliveryOutcome(seq: $0.seq, status: .accepted) })
             try store.checkpoint()
         }
-        let path = station.stateDirectory + "/" + EventStore.fileName
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        let size = try handle.seekToEnd()
-        try handle.seek(toOffset: (size / 4096 / 2) * 4096)
-        try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
-        try handle.close()
+        try station.damageMiddlePageOfTheStore()
 
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         try station.writeConfig(platformURL: platform.baseURL)

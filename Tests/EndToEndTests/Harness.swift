@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DeviceProtocols
+import EventStore
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -296,6 +297,17 @@ final class Station: Sendable {
         }
         text += "\n" + extraDevices
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Overwrites a page in the middle of the event database with junk: the cheap checks at
+    /// open still pass, the full integrity check finds it.
+    func damageMiddlePageOfTheStore() throws {
+        let path = stateDirectory + "/" + EventStore.fileName
+        guard let handle = FileHandle(forUpdatingAtPath: path) else { throw HarnessError("cannot open \(path) to damage it") }
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: (size / 4096 / 2) * 4096)
+        try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
     }
 
     func startAgent() throws -> ChildProcess {

@@ -85,12 +85,7 @@ struct LivenessTests {
             }
             try store.checkpoint()
         }
-        let path = station.stateDirectory + "/" + EventStore.fileName
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        let size = try handle.seekToEnd()
-        try handle.seek(toOffset: (size / 4096 / 2) * 4096)
-        try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
-        try handle.close()
+        try station.damageMiddlePageOfTheStore()
 
         let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
         defer { box.stop() }
