@@ -11,19 +11,20 @@ struct Identify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tell which serial port has which device: tap a card on each reader while it listens.",
         discussion: """
-            Listens on every serial port (or each --port) for half of --seconds at 9600 baud, \
-            where every card reader profile talks: tap a card on each reader then, and the port \
-            and the reader's profile are recognised from the bytes. Then it listens for the rest \
-            at 115200 baud, where the one-key alarm box sends its heartbeat. It prints what each \
-            line is and a [[device]] block for station.toml. Stop the agent first \
+            Listens on every serial port (or each --port) for up to --seconds, taking turns of \
+            1.5 s at 9600 baud, where every card reader profile talks, and at 115200 baud, where \
+            the one-key alarm box sends its heartbeat. Tap a card on each reader (again if it is \
+            not named within a few seconds): the port and the reader's profile are recognised \
+            from the bytes. It prints what each line is as soon as it is recognised, and at the \
+            end a [[device]] block for station.toml. Stop the agent first \
             (`systemctl stop station-agent`): a port the agent holds is busy. Exit status 0 when \
             at least one device was recognised, 1 when none was.
             """)
 
     @Option(name: .customLong("port"), help: "A port to listen on (repeat it); default: every serial port found.")
     var ports: [String] = []
-    @Option(help: "How long to listen in all, in seconds (half for the readers, half for the alarm box).")
-    var seconds = 30
+    @Option(help: "How long to listen at the most, in seconds (it ends sooner once every port is recognised).")
+    var seconds = 60
 
     func validate() throws {
         guard (2...600).contains(seconds) else { throw ValidationError("--seconds must be from 2 to 600") }
@@ -55,28 +56,22 @@ struct Identify: AsyncParsableCommand {
         var identifiers = Array(repeating: LineIdentifier(), count: lines.count)
         var findings = [LineIdentifier.Finding?](repeating: nil, count: lines.count)
         var problems = [String?](repeating: nil, count: lines.count)
-        let half = Duration.seconds(seconds) / 2
+        let deadline = ContinuousClock.now + .seconds(seconds)
 
-        for speed in LineIdentifier.Speed.allCases {
-            switch speed {
-            case .readers: Self.say("listening at 9600 baud for \(half.components.seconds) s: tap a card on each reader now")
-            case .alarmBox: Self.say("listening at 115200 baud for \(half.components.seconds) s: the alarm box is heard by its heartbeat")
-            }
-            let pending = lines.indices.filter { findings[$0] == nil && problems[$0] == nil }
-            let results = await withTaskGroup(of: (Int, LineIdentifier, LineIdentifier.Finding?, String?).self) { group in
-                for index in pending {
-                    let path = lines[index].path
-                    let identifier = identifiers[index]
-                    group.addTask {
-                        let (identifier, finding, problem) = await Self.listen(path, identifier, at: speed, for: half)
-                        return (index, identifier, finding, problem)
-                    }
+        Self.say(
+            "listening for up to \(seconds) s: tap a card on each reader (again if it is not named within a few seconds); "
+                + "the alarm box is heard by its heartbeat")
+        // Each port on its own, until it is recognised or the time is up, in turns at each speed:
+        // a port answers as soon as its device speaks, whatever the other ports do.
+        await withTaskGroup(of: (Int, LineIdentifier, LineIdentifier.Finding?, String?).self) { group in
+            for index in lines.indices {
+                let path = lines[index].path
+                group.addTask {
+                    let (identifier, finding, problem) = await Self.identify(path, until: deadline)
+                    return (index, identifier, finding, problem)
                 }
-                var all: [(Int, LineIdentifier, LineIdentifier.Finding?, String?)] = []
-                for await result in group { all.append(result) }
-                return all
             }
-            for (index, identifier, finding, problem) in results {
+            for await (index, identifier, finding, problem) in group {
                 identifiers[index] = identifier
                 findings[index] = finding
                 problems[index] = problem
@@ -106,6 +101,26 @@ struct Identify: AsyncParsableCommand {
             Self.say("")
             Self.say(Self.deviceBlock(finding, line: line, number: number + 1))
         }
+    }
+
+    /// How long each turn at one speed lasts: long enough for a tap's frame and the quiet after
+    /// it, short enough that a tap made while the other speed listens is soon made again.
+    static let turn = Duration.milliseconds(1500)
+
+    /// Listens on `path` at each speed in turn until its device is recognised, the port fails,
+    /// or `deadline` passes.
+    static func identify(_ path: String, until deadline: ContinuousClock.Instant) async -> (LineIdentifier, LineIdentifier.Finding?, String?) {
+        var identifier = LineIdentifier()
+        while ContinuousClock.now < deadline {
+            for speed in LineIdentifier.Speed.allCases {
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                guard remaining > .zero else { break }
+                let (heard, finding, problem) = await listen(path, identifier, at: speed, for: min(turn, remaining))
+                identifier = heard
+                if finding != nil || problem != nil { return (identifier, finding, problem) }
+            }
+        }
+        return (identifier, nil, nil)
     }
 
     /// Listens on `path` at `speed` for `duration`; returns the identifier, its finding and a

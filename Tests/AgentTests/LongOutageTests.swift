@@ -39,6 +39,7 @@ import Uplink
         let online = Atomic<Bool>(false)
         let delivered = Mutex<[(lane: Lane, seqs: [Int64])]>([])
         let newAlarm = Mutex<StoredEvent?>(nil)
+        let pressed = Atomic<Bool>(false)
         let sender = ScriptedSender { _, batch in
             guard online.load(ordering: .relaxed) else {
                 return .failure(UplinkError(.transport, message: "connection refused"))
@@ -51,8 +52,9 @@ import Uplink
                 list.append((batch.first!.lane, batch.map(\.seq)))
                 return list.filter { $0.lane == .normal }.count
             }
-            if count == 3, newAlarm.withLock({ $0 }) == nil {
-                // Someone presses the alarm while the backlog drains.
+            // Someone presses the alarm while the backlog drains: once (both lanes' requests see
+            // the third tap batch, so the press is claimed before it is stored).
+            if count == 3, pressed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
                 let alarm = try? await store.append(NewEvent(kind: .alarm, device: "button-1", detail: "new press"))
                 newAlarm.withLock { $0 = alarm }
             }

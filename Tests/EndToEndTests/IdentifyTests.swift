@@ -15,10 +15,10 @@ import VirtualDevices
         let one = station.readers["reader-1"]!, two = station.readers["reader-2"]!
         let child = try ChildProcess(
             Binaries.agent,
-            ["identify", "--port", one.linkPath, "--port", two.linkPath, "--port", box.linkPath, "--seconds", "12"])
-        _ = try await child.firstLine(containing: "listening at 9600 baud")
-        // Tap each reader (again every quarter second: the ports open just after that line)
-        // until each is recognised.
+            ["identify", "--port", one.linkPath, "--port", two.linkPath, "--port", box.linkPath, "--seconds", "120"])
+        _ = try await child.firstLine(containing: "listening for up to")
+        // Tap each reader (again every quarter second: the ports open just after that line and
+        // take turns at each speed) until each is recognised; the command ends once all three are.
         let clock = ContinuousClock()
         var lastTap = clock.now - .seconds(1)
         let recognised = await eventually {
