@@ -21,6 +21,10 @@ harness[card]="$root/Fuzz/FuzzCardFrameDecoder.swift";  sources[card]="$device_s
 harness[alarmbox]="$root/Fuzz/FuzzAlarmBoxLink.swift";  sources[alarmbox]="$device_sources"
 harness[osdp]="$root/Fuzz/FuzzOSDPFrameDecoder.swift";  sources[osdp]="$osdp_sources"
 harness[identify]="$root/Fuzz/FuzzLineIdentifier.swift"; sources[identify]="$device_sources"
+# The OSDP bus scan with the message codec; the codec's one use of the secure channel key gets a
+# stand-in (Fuzz/OSDPKeyStandIn.swift), since the key's AES needs swift-crypto.
+osdp_scan_sources="$osdp_sources $root/Sources/OSDP/Messages.swift $root/Sources/OSDP/Feedback.swift $root/Sources/OSDP/Wiegand.swift $root/Sources/OSDP/BusScan.swift $root/Fuzz/OSDPKeyStandIn.swift"
+harness[osdpscan]="$root/Fuzz/FuzzOSDPBusScan.swift"; sources[osdpscan]="$osdp_scan_sources"
 
 # The emulator's request validation with the wire types and event model, compiled as one
 # module: copies with the project-module imports stripped.
@@ -35,7 +39,7 @@ done
 harness[validation]="$root/Fuzz/FuzzRequestValidation.swift"; sources[validation]="$(find "$validation_dir" -name '*.swift' | sort | tr '\n' ' ')"
 
 status=0
-for name in card alarmbox osdp identify validation; do
+for name in card alarmbox osdp identify osdpscan validation; do
     if [[ -n "${FUZZ_ONLY:-}" && "$FUZZ_ONLY" != "$name" ]]; then continue; fi
     binary="$build/fuzz-$name"
     # shellcheck disable=SC2086

@@ -36,18 +36,24 @@ struct Doctor: AsyncParsableCommand {
     var timeout: Int = 5
 
     func run() async throws {
+        if await !Self.check(config: options.config, timeout: .seconds(max(1, timeout))) { throw ExitCode(1) }
+    }
+
+    /// Runs every check of `config` and prints the report; false when any line is FAIL.
+    /// `setup` runs it too, on the file it wrote.
+    static func check(config: String, timeout: Duration) async -> Bool {
         var report = DoctorReport()
         let configuration: StationConfiguration
         let settings: AgentSettings
         do {
-            (configuration, settings) = try loadSettings(path: options.config)
+            (configuration, settings) = try loadSettings(path: config)
         } catch {
-            report.add(.fail, "config", "\(options.config) cannot be used (the reasons are above)",
-                do: "fix the file; `station-agent check-config \(options.config)` checks it again")
+            report.add(.fail, "config", "\(config) cannot be used (the reasons are above)",
+                do: "fix the file; `station-agent check-config \(config)` checks it again")
             report.finish()
-            throw ExitCode(1)
+            return false
         }
-        report.add(.ok, "config", "\(options.config): station \(settings.stationID), \(configuration.devices.count) device(s)")
+        report.add(.ok, "config", "\(config): station \(settings.stationID), \(configuration.devices.count) device(s)")
 
         let ports = (try? SerialPortCatalog.list()) ?? []
         for device in configuration.devices {
@@ -58,13 +64,13 @@ struct Doctor: AsyncParsableCommand {
         report.add(DoctorChecks.clock())
         report.add(contentsOf: await DoctorChecks.platform(
             url: settings.platformURL, caFile: settings.caFile, clientCertificate: settings.security.clientCertificate,
-            timeout: .seconds(max(1, timeout))))
+            timeout: timeout))
         report.add(contentsOf: await DoctorChecks.delivery(stateDirectory: settings.stateDirectory))
         if let dc09 = settings.dc09 {
-            report.add(await DoctorChecks.dc09(dc09, connectTimeout: .seconds(max(1, timeout))))
+            report.add(await DoctorChecks.dc09(dc09, connectTimeout: timeout))
         }
         report.finish()
-        if report.failed { throw ExitCode(1) }
+        return !report.failed
     }
 }
 
@@ -101,8 +107,7 @@ struct DoctorReport {
 
     mutating func add(_ line: DoctorLine) {
         lines.append(line)
-        print(line.rendered)
-        fflush(nil)
+        say(line.rendered)
     }
 
     mutating func add(contentsOf more: [DoctorLine]) {
@@ -111,7 +116,7 @@ struct DoctorReport {
 
     func finish() {
         let count = { (level: DoctorLine.Level) in lines.filter { $0.level == level }.count }
-        print("doctor: \(count(.ok)) OK, \(count(.warn)) WARN, \(count(.fail)) FAIL")
+        say("doctor: \(count(.ok)) OK, \(count(.warn)) WARN, \(count(.fail)) FAIL")
     }
 }
 

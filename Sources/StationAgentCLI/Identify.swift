@@ -2,6 +2,7 @@ import ArgumentParser
 import DeviceProtocols
 import Foundation
 import SerialTransport
+import StationConfig
 
 /// `station-agent identify`: which adapter is which. Listens on every serial port (or the ones
 /// given) while the technician taps a card on each reader, then at the alarm box's speed, and
@@ -31,76 +32,89 @@ struct Identify: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let lines: [(path: String, info: SerialPortInfo?)]
-        if ports.isEmpty {
-            let found: [SerialPortInfo]
-            do {
-                found = try SerialPortCatalog.list()
-            } catch {
-                printError("\(error)")
-                throw ExitCode(1)
-            }
-            guard !found.isEmpty else {
-                Self.say(Ports.noneFound)
-                throw ExitCode(1)
-            }
-            lines = found.map { ($0.path, $0) }
-        } else {
+        let lines = try Self.lines(ports)
+        say(
+            "listening for up to \(seconds) s: tap a card on each reader (again if it is not named within a few seconds); "
+                + "the alarm box is heard by its heartbeat")
+        let outcomes = await Self.recognise(lines, until: ContinuousClock.now + .seconds(seconds))
+        say("")
+        for (line, outcome) in zip(lines, outcomes) where outcome.finding == nil {
+            say("\(Self.name(line)): \(outcome.unrecognised)")
+        }
+        let recognised = zip(lines, outcomes).compactMap { line, outcome in outcome.finding.map { (line, $0) } }
+        guard !recognised.isEmpty else {
+            say("nothing recognised; tap a card on each reader while it listens, or give more --seconds")
+            throw ExitCode(1)
+        }
+        say("\nfor station.toml:")
+        for (number, (line, finding)) in recognised.enumerated() {
+            say("")
+            say(StationSetup.render(SetupDevices.device(finding, line: line, number: number + 1)))
+        }
+    }
+
+    /// The ports to listen on with their adapters' identities: each of `ports`, or every serial
+    /// port found when none is given (exit status 1, said, when there is none).
+    static func lines(_ ports: [String]) throws -> [(path: String, info: SerialPortInfo?)] {
+        guard ports.isEmpty else {
             // A given path (a by-id link, a pty) gets its adapter's identity when it has one.
             let known = (try? SerialPortCatalog.list()) ?? []
-            lines = ports.map { path in
+            return ports.map { path in
                 let resolved = try? DevicePath.resolve(path)
                 return (path, known.first { $0.path == resolved })
             }
         }
-        var identifiers = Array(repeating: LineIdentifier(), count: lines.count)
-        var findings = [LineIdentifier.Finding?](repeating: nil, count: lines.count)
-        var problems = [String?](repeating: nil, count: lines.count)
-        let deadline = ContinuousClock.now + .seconds(seconds)
+        let found: [SerialPortInfo]
+        do {
+            found = try SerialPortCatalog.list()
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        guard !found.isEmpty else {
+            say(Ports.noneFound)
+            throw ExitCode(1)
+        }
+        return found.map { ($0.path, $0) }
+    }
 
-        Self.say(
-            "listening for up to \(seconds) s: tap a card on each reader (again if it is not named within a few seconds); "
-                + "the alarm box is heard by its heartbeat")
-        // Each port on its own, until it is recognised or the time is up, in turns at each speed:
-        // a port answers as soon as its device speaks, whatever the other ports do.
-        await withTaskGroup(of: (Int, LineIdentifier, LineIdentifier.Finding?, String?).self) { group in
+    /// What listening on one port came to.
+    struct Outcome: Sendable {
+        var identifier = LineIdentifier()
+        var finding: LineIdentifier.Finding?
+        /// What went wrong with the port, if anything.
+        var problem: String?
+
+        /// Why a port without a finding has none.
+        var unrecognised: String {
+            if let problem { return problem }
+            let heard = identifier.bytesHeard
+            let total = heard.values.reduce(0, +)
+            return total == 0 ? "silent (no reader tapped, no alarm box, or a dry-contact button: `doctor` checks those)"
+                : "\(total) bytes heard that no known device sends (\(heard[.readers] ?? 0) at 9600, \(heard[.alarmBox] ?? 0) at 115200)"
+        }
+    }
+
+    /// Listens on every port until each is recognised, `deadline` passes or the task is
+    /// cancelled, printing each finding as it comes; the outcomes in the order of `lines`.
+    /// Each port on its own, in turns at each speed: a port answers as soon as its device speaks,
+    /// whatever the other ports do. `setup` listens with it too.
+    static func recognise(_ lines: [(path: String, info: SerialPortInfo?)], until deadline: ContinuousClock.Instant) async -> [Outcome] {
+        var outcomes = [Outcome](repeating: Outcome(), count: lines.count)
+        await withTaskGroup(of: (Int, Outcome).self) { group in
             for index in lines.indices {
                 let path = lines[index].path
                 group.addTask {
                     let (identifier, finding, problem) = await Self.identify(path, until: deadline)
-                    return (index, identifier, finding, problem)
+                    return (index, Outcome(identifier: identifier, finding: finding, problem: problem))
                 }
             }
-            for await (index, identifier, finding, problem) in group {
-                identifiers[index] = identifier
-                findings[index] = finding
-                problems[index] = problem
-                if let finding { Self.say("\(Self.name(lines[index])): \(finding)") }
+            for await (index, outcome) in group {
+                outcomes[index] = outcome
+                if let finding = outcome.finding { say("\(Self.name(lines[index])): \(finding)") }
             }
         }
-
-        Self.say("")
-        for index in lines.indices {
-            let name = Self.name(lines[index])
-            if let problem = problems[index] {
-                Self.say("\(name): \(problem)")
-            } else if findings[index] == nil {
-                let heard = identifiers[index].bytesHeard
-                let total = heard.values.reduce(0, +)
-                Self.say(total == 0 ? "\(name): silent (no reader tapped, no alarm box, or a dry-contact button: `doctor` checks those)"
-                    : "\(name): \(total) bytes heard that no known device sends (\(heard[.readers] ?? 0) at 9600, \(heard[.alarmBox] ?? 0) at 115200)")
-            }
-        }
-        let recognised = lines.indices.compactMap { index in findings[index].map { (lines[index], $0) } }
-        guard !recognised.isEmpty else {
-            Self.say("nothing recognised; tap a card on each reader while it listens, or give more --seconds")
-            throw ExitCode(1)
-        }
-        Self.say("\nfor station.toml:")
-        for (number, (line, finding)) in recognised.enumerated() {
-            Self.say("")
-            Self.say(Self.deviceBlock(finding, line: line, number: number + 1))
-        }
+        return outcomes
     }
 
     /// How long each turn at one speed lasts: long enough for a tap's frame and the quiet after
@@ -111,8 +125,8 @@ struct Identify: AsyncParsableCommand {
     /// or `deadline` passes.
     static func identify(_ path: String, until deadline: ContinuousClock.Instant) async -> (LineIdentifier, LineIdentifier.Finding?, String?) {
         var identifier = LineIdentifier()
-        while ContinuousClock.now < deadline {
-            for speed in LineIdentifier.Speed.allCases {
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            for speed in LineIdentifier.Speed.allCases where !Task.isCancelled {
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 guard remaining > .zero else { break }
                 let (heard, finding, problem) = await listen(path, identifier, at: speed, for: min(turn, remaining))
@@ -159,37 +173,8 @@ struct Identify: AsyncParsableCommand {
         }
     }
 
-    /// One line on standard output, written at once even into a pipe (`| tee`, a test): the
-    /// prompts say what to do now.
-    static func say(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
-    }
-
     /// The path, with the adapter's identity as `doctor` prints it.
     static func name(_ line: (path: String, info: SerialPortInfo?)) -> String {
         line.info.map { "\(line.path) (\(DoctorChecks.usbIdentity($0)))" } ?? line.path
-    }
-
-    /// A `[[device]]` block naming the adapter by USB identity when it has one.
-    static func deviceBlock(_ finding: LineIdentifier.Finding, line: (path: String, info: SerialPortInfo?), number: Int) -> String {
-        var block = ["[[device]]"]
-        switch finding {
-        case .cardReader(let profile, _, _):
-            block += ["name = \"reader-\(number)\"", "kind = \"card-reader\"", "profile = \"\(profile.rawValue)\"", "purpose = \"check-in\""]
-        case .alarmBox:
-            block += ["name = \"alarm-\(number)\"", "kind = \"alarm-box\"", "purpose = \"one-key-alarm\""]
-        }
-        if let info = line.info, let vendor = info.usbVendor, let product = info.usbProduct {
-            block.append(String(format: "usb_vendor = \"%04x\"", vendor))
-            block.append(String(format: "usb_product = \"%04x\"", product))
-            if let serial = info.usbSerial {
-                block.append("usb_serial = \"\(serial)\"  # tells identical adapters apart")
-            } else {
-                block.append("# this adapter has no serial number: two of the same kind need `port = \"/dev/serial/by-path/...\"` instead")
-            }
-        } else {
-            block.append("port = \"\(line.path)\"")
-        }
-        return block.joined(separator: "\n")
     }
 }

@@ -39,6 +39,13 @@ struct TestAlarm: AsyncParsableCommand {
             return
         }
         let (_, settings) = try loadSettings(path: options.config)
+        try await Self.pressAndFollow(settings, pressTimeout: pressTimeout, deadlineMs: deadlineMs, ackTimeout: ackTimeout)
+    }
+
+    /// Marks the next alarm as a test, asks for a press and follows it through the running
+    /// agent's store to the platform, printing each hop; throws `ExitCode.failure` on a FAIL.
+    /// `setup` runs it too, once the agent runs with the file it wrote.
+    static func pressAndFollow(_ settings: AgentSettings, pressTimeout: Int, deadlineMs: Int, ackTimeout: Int) async throws {
         let store: EventStore
         do {
             store = try EventStore.openReadOnly(directory: settings.stateDirectory)
@@ -56,15 +63,15 @@ struct TestAlarm: AsyncParsableCommand {
         defer { marker.disarm() }
 
         let before = try await store.summary().lastSeq
-        print("Press the alarm button now (waiting up to \(pressTimeout) s)...")
+        say("Press the alarm button now (waiting up to \(pressTimeout) s)...")
         let started = Date()
         guard let alarm = try await waitForAlarm(store, after: before, timeout: .seconds(pressTimeout)) else {
-            print("FAIL: no alarm was stored within \(pressTimeout) s.")
-            print("      Check the button's wiring and `station-agent status` (is the alarm device online?).")
+            say("FAIL: no alarm was stored within \(pressTimeout) s.")
+            say("      Check the button's wiring and `station-agent status` (is the alarm device online?).")
             throw ExitCode.failure
         }
         let stored = alarm.storedAt
-        print(hop("pressed → stored", alarm.storedAt.timeIntervalSince(started), "event \(alarm.id) seq \(alarm.seq) from \(alarm.event.device)"))
+        say(hop("pressed → stored", alarm.storedAt.timeIntervalSince(started), "event \(alarm.id) seq \(alarm.seq) from \(alarm.event.device)"))
 
         var reached: [AlarmStage: Date] = [:]
         let deadline = Date().addingTimeInterval(Double(max(deadlineMs, 100)) / 1000 + 10)
@@ -72,38 +79,38 @@ struct TestAlarm: AsyncParsableCommand {
             if let latch = try await store.alarmLatches.latch(alarm.id) {
                 for stage in AlarmStage.allCases where stage <= latch.stage && reached[stage] == nil {
                     reached[stage] = Date()
-                    if stage != .stored { print(hop(stage.rawValue, Date().timeIntervalSince(stored), "")) }
+                    if stage != .stored { say(hop(stage.rawValue, Date().timeIntervalSince(stored), "")) }
                 }
             }
             try await Task.sleep(for: .milliseconds(10))
         }
         guard let received = reached[.received] else {
-            print("FAIL: the platform did not acknowledge the alarm within \(Int(deadline.timeIntervalSince(stored))) s.")
-            print("      The alarm is stored and latched; the agent keeps sending it. Check the network and `station-agent status`.")
+            say("FAIL: the platform did not acknowledge the alarm within \(Int(deadline.timeIntervalSince(stored))) s.")
+            say("      The alarm is stored and latched; the agent keeps sending it. Check the network and `station-agent status`.")
             throw ExitCode.failure
         }
         let toPlatform = received.timeIntervalSince(stored) * 1000
         if ackTimeout > 0 {
             let ackDeadline = Date().addingTimeInterval(Double(ackTimeout))
-            print("Waiting up to \(ackTimeout) s for an operator to acknowledge...")
+            say("Waiting up to \(ackTimeout) s for an operator to acknowledge...")
             while Date() < ackDeadline {
                 if let latch = try await store.alarmLatches.latch(alarm.id), latch.stage >= .acknowledged {
-                    print(hop("acknowledged by an operator", Date().timeIntervalSince(stored), ""))
+                    say(hop("acknowledged by an operator", Date().timeIntervalSince(stored), ""))
                     break
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
             if (try await store.alarmLatches.latch(alarm.id))?.stage ?? .stored < .acknowledged {
-                print("FAIL: no operator acknowledged the test alarm within \(ackTimeout) s.")
+                say("FAIL: no operator acknowledged the test alarm within \(ackTimeout) s.")
                 throw ExitCode.failure
             }
         }
         guard toPlatform <= Double(deadlineMs) else {
-            print(String(format: "FAIL: the platform received the alarm after %.0f ms; the limit is %d ms.", toPlatform, deadlineMs))
+            say(String(format: "FAIL: the platform received the alarm after %.0f ms; the limit is %d ms.", toPlatform, deadlineMs))
             throw ExitCode.failure
         }
-        print(String(format: "PASS: alarm stored and received by the platform in %.0f ms (limit %d ms).", toPlatform, deadlineMs))
-        print("The alarm stays latched at the kiosk until it is reset (key switch or platform).")
+        say(String(format: "PASS: alarm stored and received by the platform in %.0f ms (limit %d ms).", toPlatform, deadlineMs))
+        say("The alarm stays latched at the kiosk until it is reset (key switch or platform).")
     }
 
     /// Sends one DC-09 event straight to a receiver and reports ACK/NAK/DUH/timeout.
@@ -137,14 +144,14 @@ struct TestAlarm: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(exitConfigurationError)
         }
-        print("Sending \(event) to \(target) as account \(accountText)\(configuration.key == nil ? "" : " (encrypted)")...")
+        say("Sending \(event) to \(target) as account \(accountText)\(configuration.key == nil ? "" : " (encrypted)")...")
         let report = await DC09Probe.run(event: message, configuration: configuration, host: String(parts[0]), port: port)
-        for step in report.steps { print("  \(step)") }
-        print(report.verdict)
+        for step in report.steps { say("  \(step)") }
+        say(report.verdict)
         if !report.passed { throw ExitCode.failure }
     }
 
-    private func waitForAlarm(_ store: EventStore, after seq: Int64, timeout: Duration) async throws -> StoredEvent? {
+    private static func waitForAlarm(_ store: EventStore, after seq: Int64, timeout: Duration) async throws -> StoredEvent? {
         let end = ContinuousClock.now + timeout
         var cursor = seq
         while ContinuousClock.now < end {
@@ -157,7 +164,7 @@ struct TestAlarm: AsyncParsableCommand {
         return nil
     }
 
-    private func hop(_ name: String, _ seconds: TimeInterval, _ detail: String) -> String {
+    private static func hop(_ name: String, _ seconds: TimeInterval, _ detail: String) -> String {
         "  " + name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " +%6.0f ms  ", seconds * 1000) + detail
     }
 }

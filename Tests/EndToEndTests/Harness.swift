@@ -39,8 +39,12 @@ final class ChildProcess: Sendable {
     /// Set when the child closed its output (end of file on the pipe).
     private let outputClosed = ClosedFlag()
 
-    /// `environment` adds to (or replaces in) this process's environment.
-    init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Where `send` writes: the child's standard input, when it was asked for.
+    private let input: FileHandle?
+
+    /// `environment` adds to (or replaces in) this process's environment; with `input`, the
+    /// child's standard input is a pipe that ``send(_:)`` writes (otherwise it is this process's).
+    init(_ path: String, _ arguments: [String], environment: [String: String] = [:], input: Bool = false) throws {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw HarnessError("\(path) is not built; `swift build` builds it (swift test does too)")
         }
@@ -50,6 +54,9 @@ final class ChildProcess: Sendable {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
+        let inputPipe = input ? Pipe() : nil
+        if let inputPipe { process.standardInput = inputPipe }
+        self.input = inputPipe?.fileHandleForWriting
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -90,6 +97,18 @@ final class ChildProcess: Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    /// Writes `line` and a newline to the child's standard input (an answer to a prompt).
+    func send(_ line: String) throws {
+        guard let input else { throw HarnessError("the child was started without `input: true`") }
+        try input.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Closes the child's standard input: it reads end of file.
+    func closeInput() throws {
+        guard let input else { throw HarnessError("the child was started without `input: true`") }
+        try input.close()
     }
 
     var pid: Int32 { process.processIdentifier }

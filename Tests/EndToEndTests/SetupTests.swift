@@ -1,0 +1,122 @@
+import DeviceProtocols
+import Foundation
+import OSDP
+import SerialTransport
+import TestSupport
+import Testing
+import VirtualDevices
+
+/// `station-agent setup` end to end: a technician's answers come from this script through the
+/// wizard's standard input, each written when its prompt appears; the devices are the virtual
+/// twins (an RDM6300 reader, a bus of two OSDP readers at addresses 0 and 5, a normally-closed
+/// button on DSR powered from RTS) and the platform is the emulator.
+@Suite(.timeLimit(.minutes(5)))
+struct SetupTests {
+    @Test func aScriptedTechnicianGoesFromNothingToAProvenKiosk() async throws {
+        let station = try Station(readers: [("reader-1", .rdm6300)])
+        defer { station.remove() }
+        let reader = station.readers["reader-1"]!
+        let bus = try VirtualOSDPBus(linkPath: station.directory + "/osdp-1", readers: [OSDPPeripheral.Configuration(address: 5), OSDPPeripheral.Configuration(address: 0)])
+        bus.start()
+        defer { bus.stop() }
+        let button = try VirtualAlarmButton(
+            path: station.directory + "/button-1.lines", line: .dsr, wiring: .normallyClosed, poweredBy: .rts)
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        let config = station.directory + "/etc/station.toml"
+        let setup = try ChildProcess(
+            Binaries.agent,
+            [
+                "setup", "--config", config, "--port", reader.linkPath, "--port", bus.linkPath, "--port", button.portPath,
+                "--state-dir", station.directory + "/kiosk-state", "--seconds", "120", "--button-seconds", "60",
+            ],
+            input: true)
+        func answer(_ prompt: String, _ text: String) async throws {
+            _ = try await setup.firstLine(containing: prompt, timeout: .seconds(60))
+            try setup.send(text)
+        }
+
+        // What only the technician knows; a wrong id is asked again.
+        try await answer("Station id", "ST 0101")
+        _ = try await setup.firstLine(containing: "expected 1 to 64 characters")
+        try await answer("Station id", "ST-SETUP")
+        try await answer("Platform URL", platform.baseURL)
+        try await answer("Bearer token file", "")
+        try await answer("district", "Heping District")
+        try await answer("street", "")
+        try await answer("community", "")
+        try await answer("grid", "G-07")
+        try await answer("micro-grid", "")
+
+        // The reader is named from a tap; Enter ends the listening (the OSDP bus stays silent).
+        _ = try await setup.firstLine(containing: "Tap a card on each card reader now")
+        let clock = ContinuousClock()
+        var lastTap = clock.now - .seconds(1)
+        let named = await eventually {
+            if clock.now - lastTap > .milliseconds(250) {
+                lastTap = clock.now
+                try reader.tap(uid: "1A002F4B6C")
+            }
+            return setup.log.contains("\(reader.linkPath): card reader, profile rdm6300")
+        }
+        #expect(named, "\(setup.log)")
+        try setup.send("")
+
+        // Both OSDP readers answer the scan; the button is found from one press.
+        _ = try await setup.firstLine(containing: "OSDP reader at address 0, 9600 baud")
+        _ = try await setup.firstLine(containing: "OSDP reader at address 5, 9600 baud")
+        try await answer("Is there a dry-contact alarm button", "y")
+        _ = try await setup.firstLine(containing: "Now press the alarm button")
+        try button.press()
+        _ = try await setup.firstLine(containing: "the button, on DSR")
+        try button.release()
+
+        try await answer("reader-1 (card reader", "attendance")
+        try await answer("(OSDP address 0)", "patrol")
+        try await answer("(OSDP address 5)", "")
+        try await answer("district's key file", "raw")
+
+        // The file is written and read back, doctor passes, and a test alarm goes through a
+        // child agent to the platform.
+        _ = try await setup.firstLine(containing: "== Checking it with `station-agent doctor`", timeout: .seconds(60))
+        _ = try await setup.firstLine(containing: "Press the alarm button now", timeout: .seconds(60))
+        try button.press()
+        _ = try await setup.firstLine(containing: "PASS: alarm stored and received by the platform", timeout: .seconds(60))
+        try button.release()
+        #expect(await setup.waitForExit(timeout: .seconds(60)) == 0, "\(setup.log)")
+        let log = setup.log
+        #expect(log.contains("doctor: ") && log.contains(" WARN, 0 FAIL"), "\(log)")
+        #expect(log.contains("setup took "), "\(log)")
+
+        let written = try String(contentsOfFile: config, encoding: .utf8)
+        for line in [
+            "id = \"ST-SETUP\"", "url = \"\(platform.baseURL)\"", "district = \"Heping District\"", "grid = \"G-07\"",
+            "card_ids = \"raw\"", "kind = \"card-reader\"", "profile = \"rdm6300\"", "purpose = \"attendance\"",
+            "port = \"\(reader.linkPath)\"", "kind = \"osdp-bus\"", "port = \"\(bus.linkPath)\"", "baud = 9600", "address = 0", "purpose = \"patrol\"", "address = 5",
+            "kind = \"alarm-button\"", "port = \"\(button.portPath)\"", "input = \"dsr\"", "drive = \"rts\"",
+            "wiring = \"normally-closed\"",
+        ] {
+            #expect(written.contains("\n" + line + "\n"), "missing \(line) in:\n\(written)")
+        }
+        #expect(!written.contains("1A002F4B6C"), "the card number stays out of the file:\n\(written)")
+        let check = try ChildProcess(Binaries.agent, ["check-config", config])
+        #expect(await check.waitForExit() == 0, "\(check.log)")
+
+        // The platform has the test alarm, marked as one.
+        let alarms = try await platform.alarms(station: "ST-SETUP")
+        #expect(alarms.count == 1, "\(alarms)")
+        await platform.stop()
+    }
+
+    @Test func theWizardStopsWithoutWritingWhenTheAnswersEnd() async throws {
+        let directory = try TemporaryDirectory()
+        let config = directory.path + "/station.toml"
+        let setup = try ChildProcess(
+            Binaries.agent, ["setup", "--config", config, "--port", directory.path + "/no-such-button.lines"], input: true)
+        _ = try await setup.firstLine(containing: "Station id")
+        try setup.send("ST-1")
+        try setup.closeInput()
+        #expect(await setup.waitForExit(timeout: .seconds(30)) == 1, "\(setup.log)")
+        #expect(setup.log.contains("setup stopped: the input ended at \"Platform URL"), "\(setup.log)")
+        #expect(!FileManager.default.fileExists(atPath: config))
+    }
+}
