@@ -2,7 +2,8 @@
 # The package on a booted system: a Debian 12 root made with debootstrap, booted with
 # systemd-nspawn, the package installed with dpkg, and the service checked against what a kiosk
 # needs of it (Type=notify reaching ready, a reader's line, a tap delivered to a platform
-# emulator outside the container, the watchdog, upgrade, remove, purge).
+# emulator outside the container, the watchdog, upgrade, `station-agent setup` with its test
+# alarm through the service, remove, purge).
 #
 #   Hardware/debian/install-test.sh [--deb PATH] [--sim PATH] [--work DIR] [--keep]
 #
@@ -194,6 +195,44 @@ check "the service runs the new version" within 60 active
 "$sim" emulator --port "$port" --db "$work/platform.sqlite" --log-level warning >>"$work/emulator.log" 2>&1 &
 emulator_pid=$!; sim_pids="$sim_pids $emulator_pid"
 check "the tap queued before the upgrade reaches the platform after it" within 60 arrived 0F00000001
+
+# --- station-agent setup on the kiosk: the wizard writes the file, and its test alarm runs
+# through the service it restarts. Its answers come through a FIFO, each when its prompt is out;
+# the button is a simulated line file in the state directory, which the unit lets the agent read.
+inside systemctl stop station-agent
+button="$root/var/lib/station-agent/button.lines"
+press() { printf 'cts=0 dsr=%s dcd=0 ri=0\n' "$1" >"$button.new" && mv "$button.new" "$button"; }
+press 0
+mkfifo "$work/setup.in"
+nsenter -t "$inner" -a station-agent setup --port /dev/ttyUSB7 --port sim:/var/lib/station-agent/button.lines \
+    <"$work/setup.in" >"$work/setup.out" 2>&1 &
+setup_pid=$!
+exec 4>"$work/setup.in"
+said() { grep -qF -- "$1" "$work/setup.out"; }
+answer() { within 60 said "$1" && echo "$2" >&4; }
+answer "exists. Replace it" y
+answer "Station id" ST-SETUP
+answer "Platform URL" "http://127.0.0.1:$port"
+for part in "Bearer token file" "  district" "  street" "  community" "  grid" "  micro-grid"; do answer "$part" ""; done
+tapped() { echo "tap 1A002F4B6C" >&3; sleep 0.3; said ": card reader, profile rdm6300"; }
+within 60 said "Tap a card on each card reader now" && within 30 tapped && echo "" >&4
+answer "Is there a dry-contact alarm button" y
+within 60 said "Now press the alarm button" && press 1
+within 30 said "the button, on DSR" && press 0
+answer "reader-1 (card reader" ""
+answer "district's key file" raw
+within 60 said "Press the alarm button now" && press 1
+setup_ended() { ! kill -0 "$setup_pid" 2>/dev/null; }
+within 90 setup_ended || kill "$setup_pid" 2>/dev/null
+press 0
+exec 4>&-
+check "station-agent setup: the file it writes names the reader's line, its profile and the button" \
+    sh -c "grep -q 'profile = \"rdm6300\"' $root/etc/station-agent/station.toml && grep -q 'input = \"dsr\"' $root/etc/station-agent/station.toml"
+check "station-agent setup: doctor passes on it" said "0 FAIL"
+check "station-agent setup: the test alarm passes through the service it restarted" \
+    sh -c "grep -q 'The service was restarted with the new file' $work/setup.out && grep -q '^PASS: alarm stored and received by the platform' $work/setup.out"
+check "station-agent setup: the service runs with the new file" within 30 active
+sed 's/^/    setup: /' "$work/setup.out" | tail -12
 
 # --- remove keeps the state, purge deletes it
 check "dpkg -r removes the package" inside dpkg -r station-agent

@@ -122,7 +122,8 @@ struct SetupWizard {
                 throw SetupStopped(description: "the input ended at \"\(question)\"; nothing was written")
             }
             let answer = line.trimmingCharacters(in: .whitespaces)
-            if answer.isEmpty { return value }
+            // Enter takes the default, which must pass the same check (a key file may be gone).
+            guard let answer = answer.isEmpty ? value : answer else { return nil }
             if let problem = check(answer) {
                 say("  \(problem); try again")
                 continue
@@ -246,19 +247,29 @@ struct SetupWizard {
         say("Press Enter when every reader is named (listening for up to \(command.seconds) s).")
         let deadline = ContinuousClock.now + .seconds(command.seconds)
         let input = input
-        return await withTaskGroup(of: [Identify.Outcome]?.self) { group in
-            group.addTask { await Identify.recognise(lines, until: deadline) }
-            group.addTask {
-                _ = await input.line(until: deadline)
-                return nil
-            }
+        /// What ended a part of the wait.
+        enum Ended: Sendable {
+            case listening([Identify.Outcome])
+            case enter(typed: Bool)
+        }
+        return await withTaskGroup(of: Ended.self) { group in
+            group.addTask { .listening(await Identify.recognise(lines, until: deadline)) }
+            group.addTask { .enter(typed: await input.line(until: deadline) != nil) }
             var outcomes: [Identify.Outcome] = []
+            var typed = false
             while let next = await group.next() {
-                if let next {
-                    outcomes = next
+                switch next {
+                case .listening(let heard): outcomes = heard
+                case .enter(let pressed): typed = typed || pressed
                 }
-                // Either ended it: the listening (every port named) or Enter.
+                // Either ends both: every port named or the time up, or Enter.
                 group.cancelAll()
+            }
+            if !typed {
+                // The listening ended by itself: the Enter asked for is taken here, so that it
+                // does not answer the next question.
+                say(outcomes.allSatisfy { $0.finding != nil } ? "Every port is named. Press Enter to go on." : "The time is up. Press Enter to go on.")
+                _ = await input.line()
             }
             return outcomes
         }
@@ -313,7 +324,11 @@ struct SetupWizard {
         let fileManager = FileManager.default
         let text = setup.render(generatedAt: Date(), path: path)
         do {
-            try SetupFiles.install(text, at: path)
+            // Read back as `check-config` reads it before it replaces anything.
+            try SetupFiles.install(text, at: path) { written in _ = try loadSettings(path: written) }
+        } catch let exit as ExitCode {
+            printError("\(path) was not written: the file setup made is refused (above); this is a bug in setup")
+            throw exit
         } catch {
             printError("cannot write \(path): \(error)")
             throw ExitCode(exitConfigurationError)
@@ -322,9 +337,7 @@ struct SetupWizard {
             // The service's StateDirectory= makes it too; made here for doctor and a child agent.
             try? fileManager.createDirectory(atPath: setup.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        say("Written. `station-agent check-config \(path)` reads it back:")
-        _ = try loadSettings(path: path)
-        say("  OK")
+        say("Written, and read back as `station-agent check-config \(path)` reads it.")
     }
 
     // MARK: The test alarm

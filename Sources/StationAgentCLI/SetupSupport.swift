@@ -66,9 +66,10 @@ enum SetupDevices {
 
 enum SetupFiles {
     /// Writes `text` to `path` as the package's conffile is: a temporary file renamed over it,
-    /// mode 0640, group station-agent when that group exists and this runs as root. An existing
-    /// file is kept as `path.bak`.
-    static func install(_ text: String, at path: String) throws {
+    /// mode 0640, group station-agent when that group exists and this runs as root. `check` reads
+    /// the temporary file first; when it throws, nothing is replaced. An existing file is kept as
+    /// `path.bak`.
+    static func install(_ text: String, at path: String, check: (String) throws -> Void) throws {
         let fileManager = FileManager.default
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true) }
@@ -78,6 +79,12 @@ enum SetupFiles {
         }
         if geteuid() == 0, let group = getgrnam("station-agent") {
             _ = chown(temporary, 0, group.pointee.gr_gid)
+        }
+        do {
+            try check(temporary)
+        } catch {
+            _ = unlink(temporary)
+            throw error
         }
         if fileManager.fileExists(atPath: path) {
             _ = unlink(path + ".bak")

@@ -109,6 +109,25 @@ import Uplink
         #expect(lane.next(now: t0, shutdown: .running) == .commit(accepted(batch)))
     }
 
+    /// The install test on a booted system found it: a fault recorded before a restart stayed in
+    /// `status` and `doctor` for ever when the restarted agent's first request succeeded.
+    @Test func aFaultAnEarlierRunRecordedIsClearedByThisRunsFirstAnswerOrKeptWhileItStillFails() {
+        let earlier = PlatformFault(lane: .normal, summary: "unreachable", message: "connection refused", since: date - 600)
+        var lane = Lane(lane: .normal, policy: policy, maximumBatch: 3, readsAhead: true, drainLimit: .seconds(20), recordedFault: earlier)
+        let batch = events(1...2)
+        readAndSend(&lane, batch)
+        let answer = lane.requestEnded(acceptAll(batch), previousCommit: .success(()), following: [], unit: 0.5, at: date)
+        #expect(answer.fault == .clear(earlier))
+
+        var failing = Lane(lane: .normal, policy: policy, maximumBatch: 3, readsAhead: true, drainLimit: .seconds(20), recordedFault: earlier)
+        readAndSend(&failing, batch)
+        let refused = UplinkError(.transport, message: "connection refused")
+        let failed = failing.requestEnded(.failure(refused), previousCommit: .success(()), following: [], unit: 0.5, at: date)
+        #expect(refused.summary == earlier.summary)
+        #expect(failed.fault == nil, "the same fault goes on with its first `since`")
+        #expect(failing.faults.current?.since == earlier.since)
+    }
+
     @Test func verdictsTheStoreRefusedGoWithTheNextRequestAfterTheStoresBackoff() {
         var lane = normalLane()
         let first = events(1...3), second = events(4...6)

@@ -107,6 +107,52 @@ struct SetupTests {
         await platform.stop()
     }
 
+    /// One reader, so the listening ends by itself once it is named (and takes the Enter it asked
+    /// for); a default key file that is not there is asked again; the old file is kept as .bak.
+    @Test func aReaderOnlyKioskWithAnOldFileAndNoKeyYet() async throws {
+        let station = try Station(readers: [("reader-1", .em18)])
+        defer { station.remove() }
+        let reader = station.readers["reader-1"]!
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        let config = station.directory + "/station.toml"
+        try "# the old file\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let setup = try ChildProcess(
+            Binaries.agent, ["setup", "--config", config, "--port", reader.linkPath, "--state-dir", station.directory + "/kiosk-state"],
+            input: true)
+        func answer(_ prompt: String, _ text: String) async throws {
+            _ = try await setup.firstLine(containing: prompt, timeout: .seconds(60))
+            try setup.send(text)
+        }
+        try await answer("exists. Replace it", "y")
+        try await answer("Station id", "ST-READER")
+        try await answer("Platform URL", platform.baseURL)
+        for part in ["Bearer token file", "district", "street", "community", "grid", "micro-grid"] { try await answer(part, "") }
+        _ = try await setup.firstLine(containing: "Tap a card on each card reader now")
+        let clock = ContinuousClock()
+        var lastTap = clock.now - .seconds(1)
+        let named = await eventually {
+            if clock.now - lastTap > .milliseconds(250) {
+                lastTap = clock.now
+                try reader.tap(uid: "0F00A1B2C3")
+            }
+            return setup.log.contains("Every port is named. Press Enter to go on.")
+        }
+        #expect(named, "\(setup.log)")
+        try setup.send("")
+        try await answer("reader-1 (card reader, profile em18", "")
+        // Enter takes the default key file, which is not there: asked again.
+        try await answer("district's key file", "")
+        _ = try await setup.firstLine(containing: "/etc/station-agent/district.key does not exist")
+        try setup.send("raw")
+        _ = try await setup.firstLine(containing: "No alarm box or button was found", timeout: .seconds(60))
+        #expect(await setup.waitForExit(timeout: .seconds(30)) == 0, "\(setup.log)")
+        #expect(!setup.log.contains("dry-contact"), "no port was left to ask about a button:\n\(setup.log)")
+        #expect(try String(contentsOfFile: config + ".bak", encoding: .utf8) == "# the old file\n")
+        let written = try String(contentsOfFile: config, encoding: .utf8)
+        #expect(written.contains("\nprofile = \"em18\"\n") && written.contains("\npurpose = \"check-in\"\n"), "\(written)")
+        await platform.stop()
+    }
+
     @Test func theWizardStopsWithoutWritingWhenTheAnswersEnd() async throws {
         let directory = try TemporaryDirectory()
         let config = directory.path + "/station.toml"

@@ -108,12 +108,15 @@ public struct DeliveryLane<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var recoveredAfter: Int?
     private var drainDeadline: Instant?
 
-    public init(lane: Lane, policy: RetryPolicy, maximumBatch: Int, readsAhead: Bool, drainLimit: Duration) {
+    /// - Parameter recordedFault: the lane's fault as an earlier run recorded it, if any.
+    public init(
+        lane: Lane, policy: RetryPolicy, maximumBatch: Int, readsAhead: Bool, drainLimit: Duration, recordedFault: PlatformFault? = nil
+    ) {
         self.lane = lane
         self.readsAhead = readsAhead
         self.drainLimit = drainLimit
         self.planner = DeliveryPlanner(policy: policy, maximumBatch: maximumBatch)
-        self.faults = PlatformFaultTracker(lane: lane)
+        self.faults = PlatformFaultTracker(lane: lane, recorded: recordedFault)
     }
 
     /// What to do next, at `now`, in the process's `shutdown` state.

@@ -66,9 +66,11 @@ public struct ForwarderService<C: Clock>: Service where C.Duration == Duration {
 
     /// Carries out one lane's ``DeliveryLane`` actions until it says stop.
     private func runLane(_ lane: Lane, settings: LaneSettings) async throws {
+        // A fault the last run recorded stays until the platform answers this run: a restart
+        // while the platform fails keeps its `since`, and one after it recovered clears it.
         var machine = DeliveryLane<C.Instant>(
             lane: lane, policy: settings.policy, maximumBatch: settings.batchSize, readsAhead: lane == .normal,
-            drainLimit: drainLimit)
+            drainLimit: drainLimit, recordedFault: try? await PlatformFault.read(lane, from: store))
         var rings = store.doorbell.rings(of: lane).makeAsyncIterator()
         let doorbell = store.doorbell
         var logger = self.logger

@@ -62,8 +62,11 @@ public struct PlatformFaultTracker: Sendable, Hashable {
     public let lane: Lane
     public private(set) var current: PlatformFault?
 
-    public init(lane: Lane) {
+    /// - Parameter recorded: the fault an earlier run of the agent recorded and did not clear;
+    ///   the first answer clears it (and `status` keeps its `since` while the platform still fails).
+    public init(lane: Lane, recorded: PlatformFault? = nil) {
         self.lane = lane
+        self.current = recorded
     }
 
     /// A request of the lane failed and its events stay queued.
