@@ -163,6 +163,10 @@ public final class VirtualAlarmBox: Sendable {
     /// Events still waiting for the agent's acknowledgement, the one being sent first.
     public var unacknowledgedEvents: [AlarmBoxEvent] { core.state.withLock { $0.box.unacknowledgedEvents } }
 
+    /// Heartbeats the agent has acknowledged: it acts on each before it reads the next, so once
+    /// this has grown by two, the first of them has been acted on.
+    public var heartbeatsAcknowledged: Int { core.state.withLock { $0.box.heartbeatsAcknowledged } }
+
     /// True when an alarm is latched.
     public var isLatched: Bool { core.state.withLock { $0.box.latched } }
 

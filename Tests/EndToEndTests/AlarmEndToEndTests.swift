@@ -73,6 +73,8 @@ struct AlarmEndToEndTests {
 
         // The loop closes at the box: received, acknowledged, dispatched.
         #expect(await box.waitForIndication(.received, timeout: .seconds(30)), "box shows \(box.currentIndication)")
+        let alarms = try await platform.alarms()
+        #expect(alarms.count == 1, "one press, one alarm: \(alarms)")
         let alarm = try #require(try await platform.alarms().first)
         try await platform.operatorAction("acknowledge", alarm: alarm.eventId)
         #expect(await box.waitForIndication(.acknowledged, timeout: .seconds(30)), "box shows \(box.currentIndication)")
@@ -116,6 +118,71 @@ struct AlarmEndToEndTests {
         #expect(await box.waitForIndication(.received, timeout: .seconds(10)), "box shows \(box.currentIndication)")
         let alarms = try await platform.received().filter { $0.event.kind == "alarm" }
         #expect(alarms.count == 1, "one press, one alarm")
+        await agent.stop()
+        await platform.stop()
+    }
+
+    /// Found by the setup wizard's end-to-end test: a box pressed while no agent answered holds
+    /// its PRESSED behind its unanswered HELLO, while its heartbeats already show the latch. The
+    /// agent used to raise one alarm from the first heartbeat's latch and one from the PRESSED.
+    @Test func aPressTheBoxHeldWhileNoAgentAnsweredIsOneAlarm() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .milliseconds(500))
+        defer { box.stop() }
+        #expect(await eventually { box.displayedIndication == .fault }, "an unanswered HELLO becomes a link fault")
+        // What the box wrote so far is read away (as `setup` listening to the line does), so the
+        // first frame the agent reads is a heartbeat that shows the latch, not an old one.
+        let line = try SerialPortOpener.open(path: box.linkPath, settings: SerialSettings(baud: 115_200))
+        while try !line.read(maxCount: 4096, timeout: .milliseconds(50)).isEmpty {}
+        line.close()
+        box.press()
+        box.sendHeartbeatNow()
+        #expect(box.isLatched && box.unacknowledgedEvents.contains(.pressed))
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: Self.alarmBoxConfig(box))
+        let agent = try station.startAgent()
+        #expect(await eventually { try await platform.alarms().count >= 1 }, "log:\n\(agent.log)")
+        // The latch is judged on a heartbeat at least 2 s after the HELLO: wait until the agent
+        // has acted on heartbeats past that (at 500 ms each, five and one more).
+        let acknowledged = box.heartbeatsAcknowledged
+        #expect(await eventually { box.heartbeatsAcknowledged >= acknowledged + 6 }, "log:\n\(agent.log)")
+        let alarms = try await platform.alarms()
+        #expect(alarms.count == 1, "one press, one alarm: \(alarms)\nlog:\n\(agent.log)")
+        let details = try await platform.received().filter { $0.event.kind == "alarm" }.map { $0.event.detail ?? "" }
+        #expect(details == ["alarm box button pressed"], "\(details)")
+        await agent.stop()
+        await platform.stop()
+    }
+
+    /// The latch is the only record of a press the box had delivered to an agent that lost it
+    /// (here: its store is gone): the next agent raises the alarm from the box's heartbeat.
+    @Test func aLatchNoAgentRecordedIsRaisedFromTheHeartbeat() async throws {
+        let station = try Station(readers: [])
+        defer { station.remove() }
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .milliseconds(500))
+        defer { box.stop() }
+        // The first agent has no platform: it takes the press, and its store is then lost.
+        try station.writeConfig(platformURL: "http://127.0.0.1:9", extraDevices: Self.alarmBoxConfig(box))
+        var agent = try station.startAgent()
+        #expect(await eventually { box.isHelloAcknowledged }, "log:\n\(agent.log)")
+        box.press()
+        #expect(await box.waitUntilAcknowledged(timeout: .seconds(30)), "log:\n\(agent.log)")
+        await agent.stop()
+        try FileManager.default.removeItem(atPath: station.stateDirectory)
+        try FileManager.default.createDirectory(atPath: station.stateDirectory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        #expect(box.isLatched)
+
+        let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
+        try station.writeConfig(platformURL: platform.baseURL, extraDevices: Self.alarmBoxConfig(box))
+        agent = try station.startAgent()
+        #expect(await eventually { try await platform.alarms().count >= 1 }, "log:\n\(agent.log)")
+        let acknowledged = box.heartbeatsAcknowledged
+        #expect(await eventually { box.heartbeatsAcknowledged >= acknowledged + 2 }, "log:\n\(agent.log)")
+        let alarms = try await platform.alarms()
+        #expect(alarms.count == 1, "\(alarms)\nlog:\n\(agent.log)")
+        let details = try await platform.received().filter { $0.event.kind == "alarm" }.map { $0.event.detail ?? "" }
+        #expect(details.count == 1 && details[0].contains("recovered from its heartbeat"), "\(details)")
         await agent.stop()
         await platform.stop()
     }

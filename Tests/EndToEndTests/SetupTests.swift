@@ -107,17 +107,21 @@ struct SetupTests {
         await platform.stop()
     }
 
-    /// One reader, so the listening ends by itself once it is named (and takes the Enter it asked
-    /// for); a default key file that is not there is asked again; the old file is kept as .bak.
-    @Test func aReaderOnlyKioskWithAnOldFileAndNoKeyYet() async throws {
+    /// A reader and an alarm box: the listening ends by itself once both are named (and takes
+    /// the Enter it asked for); a default key file that is not there is asked again; the old file
+    /// is kept as .bak; the test alarm is a press of the box, through a child agent.
+    @Test func aReaderAndAnAlarmBoxWithAnOldFileAndNoKeyYet() async throws {
         let station = try Station(readers: [("reader-1", .em18)])
         defer { station.remove() }
         let reader = station.readers["reader-1"]!
+        let box = try VirtualAlarmBox(linkPath: station.directory + "/alarm-1", heartbeatInterval: .seconds(1))
+        defer { box.stop() }
         let platform = try await EmulatorProcess(database: station.directory + "/platform.sqlite")
         let config = station.directory + "/station.toml"
         try "# the old file\n".write(toFile: config, atomically: true, encoding: .utf8)
         let setup = try ChildProcess(
-            Binaries.agent, ["setup", "--config", config, "--port", reader.linkPath, "--state-dir", station.directory + "/kiosk-state"],
+            Binaries.agent,
+            ["setup", "--config", config, "--port", reader.linkPath, "--port", box.linkPath, "--state-dir", station.directory + "/kiosk-state"],
             input: true)
         func answer(_ prompt: String, _ text: String) async throws {
             _ = try await setup.firstLine(containing: prompt, timeout: .seconds(60))
@@ -144,12 +148,18 @@ struct SetupTests {
         try await answer("district's key file", "")
         _ = try await setup.firstLine(containing: "/etc/station-agent/district.key does not exist")
         try setup.send("raw")
-        _ = try await setup.firstLine(containing: "No alarm box or button was found", timeout: .seconds(60))
+        _ = try await setup.firstLine(containing: "Press the alarm button now", timeout: .seconds(60))
+        box.press()
+        _ = try await setup.firstLine(containing: "PASS: alarm stored and received by the platform", timeout: .seconds(60))
         #expect(await setup.waitForExit(timeout: .seconds(30)) == 0, "\(setup.log)")
+        #expect(setup.log.contains("\(box.linkPath): one-key alarm box"), "\(setup.log)")
         #expect(!setup.log.contains("dry-contact"), "no port was left to ask about a button:\n\(setup.log)")
         #expect(try String(contentsOfFile: config + ".bak", encoding: .utf8) == "# the old file\n")
         let written = try String(contentsOfFile: config, encoding: .utf8)
         #expect(written.contains("\nprofile = \"em18\"\n") && written.contains("\npurpose = \"check-in\"\n"), "\(written)")
+        #expect(written.contains("\nkind = \"alarm-box\"\n") && written.contains("\nport = \"\(box.linkPath)\"\n"), "\(written)")
+        let alarms = try await platform.alarms(station: "ST-READER")
+        #expect(alarms.count == 1, "\(alarms)")
         await platform.stop()
     }
 

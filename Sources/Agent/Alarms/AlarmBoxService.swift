@@ -109,7 +109,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
             }
 
             var link = AlarmBoxLink()
-            var checkedLatch = false
+            var latchCheck = AlarmBoxLatchCheck()
             var lastFrame = clock.now
             var shown: AlarmIndication?
             var wanted: AlarmIndication = .idle
@@ -121,7 +121,9 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                 var outputs: [AlarmBoxLink.Action] = []
                 switch input {
                 case .bytes(let chunk):
+                    let restarts = link.counters.peerRestarts
                     outputs = link.received(chunk, now: now)
+                    if link.counters.peerRestarts != restarts { latchCheck.boxRestarted(at: now) }
                 case .indication(let indication):
                     wanted = indication
                 case .tick:
@@ -148,8 +150,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                     shown = wanted
                 }
                 for output in outputs {
-                    if case .event(.heartbeat(let status)) = output, !checkedLatch {
-                        checkedLatch = true
+                    if case .event(.heartbeat(let status)) = output, latchCheck.shouldCheck(status, at: now) {
                         try await recoverLatch(status)
                     }
                     try await handle(output, port: port)
@@ -177,8 +178,9 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// The box acknowledges a press's frame before the agent's commit; if the agent died in
-    /// between, the box's latch is the only record of it. Checked on the first heartbeat after
-    /// the line opens (later heartbeats may still show a latch the agent just reset).
+    /// between, the box's latch is the only record of it. Checked once per open line, when
+    /// ``AlarmBoxLatchCheck`` says a press the box still held has surely arrived (later
+    /// heartbeats may still show a latch the agent just reset).
     private func recoverLatch(_ status: AlarmBoxStatus) async throws {
         guard status.latched, await !coordinator.hasAlarm(on: box.name) else { return }
         await coordinator.raise(

@@ -81,6 +81,8 @@ public struct AlarmBoxDevice: Sendable {
     public let poweredOnAt: Duration
     /// What the box has seen and done.
     public private(set) var counters = AlarmBoxCounters()
+    /// Heartbeats the host has acknowledged (it does so before acting on each).
+    public private(set) var heartbeatsAcknowledged = 0
 
     /// The indication the host last commanded, or the box chose itself (`stored` on a press,
     /// `idle` on a reset).
@@ -408,7 +410,9 @@ public struct AlarmBoxDevice: Sendable {
             if result != .accepted { counters.rejectedByPeer += 1 }
             return outstanding.pending.event.map { [.acknowledged($0)] } ?? []
         }
-        if type != AlarmBoxMessageType.heartbeat.rawValue {
+        if type == AlarmBoxMessageType.heartbeat.rawValue {
+            heartbeatsAcknowledged += 1
+        } else {
             counters.unexpectedAcks += 1
         }
         return []
