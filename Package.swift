@@ -145,7 +145,7 @@ let package = Package(
             name: "StationAgentCLI",
             dependencies: [
                 "Agent", "StationConfig", "EventStore", "SerialTransport", "DeviceProtocols", "EventModel", "SIADC09",
-                "SystemdNotify", "PlatformAPI", "Uplink", "ToolSupport", "OSDP",
+                "SystemdNotify", "PlatformAPI", "Uplink", "ToolSupport", "OSDP", "SecretFile",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -4,6 +4,7 @@ import DeviceProtocols
 import EventModel
 import Foundation
 import OSDP
+import SecretFile
 import SerialTransport
 import StationConfig
 
@@ -40,8 +41,8 @@ struct Setup: AsyncParsableCommand {
     var seconds = 120
     @Option(help: "How long to wait for the alarm button's press, in seconds.")
     var buttonSeconds = 60
-    @Option(help: "The agent's state directory, written as [station] state_dir.")
-    var stateDir = "/var/lib/station-agent"
+    @Option(help: "The agent's state directory, written as [station] state_dir (default: the old file's, else /var/lib/station-agent).")
+    var stateDir: String?
     @Flag(help: "Write and check the file, but do not start the agent for a test alarm.")
     var noTestAlarm = false
 
@@ -156,7 +157,11 @@ struct SetupWizard {
         let url = try await askRequired("Platform URL (like https://platform.example.cn/api)", default: oldURL, check: StationSetup.problem(platformURL:))
         var oldToken: String?
         if case .tokenFile(let path)? = old?.platform.credential { oldToken = path }
-        let token = try await ask("Bearer token file, mode 0600 (Enter: the platform needs no token)", default: oldToken)
+        // A token file that is there must pass the agent's own check; one that is not there yet
+        // can come later (the agent reads it when it sends).
+        let token = try await ask("Bearer token file, mode 0600 (Enter: the platform needs no token)", default: oldToken) { path in
+            Self.secretProblem(path, missingIsFine: true)
+        }
         if let token, !FileManager.default.fileExists(atPath: token) {
             say("  \(token) is not there yet: put the token in it before the agent starts:")
             say("  install -m 0600 -o station-agent -g station-agent /dev/stdin \(token)")
@@ -169,7 +174,8 @@ struct SetupWizard {
             community: try await ask("  community", default: location.community),
             grid: try await ask("  grid", default: location.grid),
             microGrid: try await ask("  micro-grid", default: location.microGrid))
-        return StationSetup(stationID: id, location: grid, platformURL: url, tokenFile: token, stateDirectory: command.stateDir)
+        let stateDirectory = command.stateDir ?? old?.station.stateDirectory ?? "/var/lib/station-agent"
+        return StationSetup(stationID: id, location: grid, platformURL: url, tokenFile: token, stateDirectory: stateDirectory)
     }
 
     private func askDistrictKey(needed: Bool) async throws -> String? {
@@ -180,10 +186,23 @@ struct SetupWizard {
         let answer = try await askRequired(
             "The district's key file for card pseudonyms (or `raw` to send card numbers as read)", default: old
         ) { text in
-            text == "raw" || FileManager.default.fileExists(atPath: text)
-                ? nil : "\(text) does not exist: install the key the district gave you (mode 0600), or answer raw"
+            guard text != "raw" else { return nil }
+            guard FileManager.default.fileExists(atPath: text) else {
+                return "\(text) does not exist: install the key the district gave you (mode 0600), or answer raw"
+            }
+            return Self.secretProblem(text, missingIsFine: false)
         }
         return answer == "raw" ? nil : answer
+    }
+
+    /// What the agent would say of the secret file at `path`, or nil when it would read it.
+    static func secretProblem(_ path: String, missingIsFine: Bool) -> String? {
+        do {
+            _ = try SecretFile.read(path)
+            return nil
+        } catch {
+            return missingIsFine && error.kind == .missing ? nil : error.description
+        }
     }
 
     // MARK: Devices
@@ -327,7 +346,7 @@ struct SetupWizard {
             // Read back as `check-config` reads it before it replaces anything.
             try SetupFiles.install(text, at: path) { written in _ = try loadSettings(path: written) }
         } catch let exit as ExitCode {
-            printError("\(path) was not written: the file setup made is refused (above); this is a bug in setup")
+            printError("\(path) was not replaced: the agent refuses the file setup made, for the reasons above")
             throw exit
         } catch {
             printError("cannot write \(path): \(error)")

@@ -6,6 +6,10 @@ import TestSupport
 import Testing
 import VirtualDevices
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `station-agent setup` end to end: a technician's answers come from this script through the
 /// wizard's standard input, each written when its prompt appears; the devices are the virtual
 /// twins (an RDM6300 reader, a bus of two OSDP readers at addresses 0 and 5, a normally-closed
@@ -144,9 +148,15 @@ struct SetupTests {
         #expect(named, "\(setup.log)")
         try setup.send("")
         try await answer("reader-1 (card reader, profile em18", "")
-        // Enter takes the default key file, which is not there: asked again.
+        // Enter takes the default key file, which is not there: asked again; a key every user
+        // may read is refused as the agent would refuse it.
         try await answer("district's key file", "")
         _ = try await setup.firstLine(containing: "/etc/station-agent/district.key does not exist")
+        let openKey = station.directory + "/district.key"
+        try String(repeating: "ab", count: 32).write(toFile: openKey, atomically: true, encoding: .utf8)
+        #expect(chmod(openKey, 0o644) == 0)
+        try setup.send(openKey)
+        _ = try await setup.firstLine(containing: "(mode 644)")
         try setup.send("raw")
         _ = try await setup.firstLine(containing: "Press the alarm button now", timeout: .seconds(60))
         box.press()
