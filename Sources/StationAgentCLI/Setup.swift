@@ -367,7 +367,7 @@ struct SetupWizard {
         let (_, settings) = try loadSettings(path: command.config)
         let agent: SetupAgent
         do {
-            agent = try await SetupAgent.start(config: command.config, settings: settings)
+            agent = try await SetupAgent.start(config: command.config, stateDirectory: settings.stateDirectory)
         } catch {
             say("FAIL: the agent did not start: \(error)")
             return false
@@ -377,6 +377,7 @@ struct SetupWizard {
             try await TestAlarm.pressAndFollow(settings, pressTimeout: command.buttonSeconds, deadlineMs: 2000, ackTimeout: 0)
         } catch {
             await agent.stop()
+            if !(error is ExitCode) { say("FAIL: \(error)") }
             say("The test alarm failed: see above. `station-agent test-alarm` runs it again.")
             return false
         }

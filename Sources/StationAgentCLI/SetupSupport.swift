@@ -5,6 +5,7 @@ import Foundation
 import OSDP
 import SerialTransport
 import StationConfig
+import SystemdNotify
 
 #if canImport(Glibc)
 import Glibc
@@ -112,7 +113,7 @@ enum SetupAgent {
     static let unitFiles = ["/lib/systemd/system/station-agent.service", "/usr/lib/systemd/system/station-agent.service", "/etc/systemd/system/station-agent.service"]
     static let serviceConfig = "/etc/station-agent/station.toml"
 
-    static func start(config: String, settings: AgentSettings) async throws -> SetupAgent {
+    static func start(config: String, stateDirectory: String) async throws -> SetupAgent {
         let fileManager = FileManager.default
         let booted = fileManager.fileExists(atPath: "/run/systemd/system")
         if booted, config == serviceConfig, unitFiles.contains(where: fileManager.fileExists(atPath:)) {
@@ -126,24 +127,32 @@ enum SetupAgent {
         guard fileManager.createFile(atPath: log, contents: nil), let handle = FileHandle(forWritingAtPath: log) else {
             throw SetupStopped(description: "cannot create the agent's log \(log)")
         }
+        // Ready when it says so, as systemd hears a Type=notify unit (READY=1 on NOTIFY_SOCKET,
+        // once every service runs), and once its store answers a read: the agent reads its
+        // devices before the store is open, and the test follows the alarm in the store.
+        let listener = try NotificationListener(path: NSTemporaryDirectory() + "station-agent-setup-\(getpid()).notify")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["run", "--config", config]
+        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.path]) { $1 }
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Ready once its store opens (the agent creates it at start), unless it exits first.
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            guard process.isRunning else {
-                throw SetupStopped(description: "the agent exited with \(process.terminationStatus); its log: \(log)")
+        if await listener.waitForReady(until: deadline, while: { process.isRunning }) {
+            while ContinuousClock.now < deadline, process.isRunning {
+                if let store = try? EventStore.openReadOnly(directory: stateDirectory), (try? await store.summary()) != nil {
+                    return .child(process, log: log)
+                }
+                try await Task.sleep(for: .milliseconds(50))
             }
-            if (try? EventStore.openReadOnly(directory: settings.stateDirectory)) != nil { return .child(process, log: log) }
-            try await Task.sleep(for: .milliseconds(100))
+        }
+        guard process.isRunning else {
+            throw SetupStopped(description: "the agent exited with \(process.terminationStatus); its log: \(log)")
         }
         process.terminate()
-        throw SetupStopped(description: "the agent did not open its store within 30 s; its log: \(log)")
+        throw SetupStopped(description: "the agent was not ready within 30 s; its log: \(log)")
     }
 
     var started: String {
