@@ -259,7 +259,9 @@ let package = Package(
             name: "SerialTransportTests",
             dependencies: ["SerialTransport", "CSerialShim", "VirtualDevices", "DeviceProtocols", "OSDP", "TestSupport"],
             swiftSettings: swiftSettings),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "EventModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EventStoreTests",
+            dependencies: ["EventStore", "EventModel", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .testTarget(
             name: "UplinkTests",
             dependencies: [

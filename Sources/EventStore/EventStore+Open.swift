@@ -71,12 +71,22 @@ extension EventStore {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.label = "station.events.readonly"
+        let pool: DatabasePool
+        let migrated: Bool
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            return EventStore(writer: pool, path: path, logger: logger, recovers: false)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            migrated = try pool.read { try EventStore.migrator.hasCompletedMigrations($0) }
         } catch {
             throw EventStoreError(.openFailed, path: path, "cannot open the event database for reading: \(error)")
         }
+        // Each migration commits on its own: a reader between two would find a table without
+        // its newer columns. The agent migrates the file when it starts.
+        guard migrated else {
+            throw EventStoreError(
+                .openFailed, path: path,
+                "the event database is not migrated to this version yet; the agent does it when it starts (is it starting now? try again in a moment)")
+        }
+        return EventStore(writer: pool, path: path, logger: logger, recovers: false)
     }
 
     /// An in-memory store for unit tests (same schema, same code paths, no durability).
