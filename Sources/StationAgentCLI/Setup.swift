@@ -310,9 +310,9 @@ struct SetupWizard {
             say("No press was seen within \(command.buttonSeconds) s: check the button's wiring; the file gets no button.")
             return nil
         }
-        say("  \(paths[button.port]): the button, on \(button.input.rawValue.uppercased()) (pin \(button.input.db9Pin)) powered by \(button.drive.rawValue.uppercased()) (pin \(button.drive.db9Pin)), \(button.normallyClosed ? "normally closed" : "normally open")")
+        say("  \(paths[button.probe.port]): the button, on \(button.probe.input.rawValue.uppercased()) (pin \(button.probe.input.db9Pin)) powered by \(button.probe.drive.rawValue.uppercased()) (pin \(button.probe.drive.db9Pin)), \(button.normallyClosed ? "normally closed" : "normally open")")
         say("Release it now.")
-        return SetupDevices.button(button, path: paths[button.port])
+        return SetupDevices.button(button, path: paths[button.probe.port])
     }
 
     private func askPurposes(_ devices: inout [StationSetup.Device]) async throws {

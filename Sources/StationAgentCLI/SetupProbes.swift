@@ -71,13 +71,8 @@ enum SetupProbes {
         var drive: ModemOutput
     }
 
-    /// The button found: which port, input, output and wiring.
-    struct Button: Sendable {
-        var port: Int
-        var input: ModemLine
-        var drive: ModemOutput
-        var normallyClosed: Bool
-    }
+    /// The button found: its probe (port, input, powering output) and its wiring.
+    typealias Button = DryContactFinder<Probe>.Finding
 
     /// How long each output powers the lines before the other takes its turn, and how long a
     /// line is left to follow a change of output before it is read.
@@ -125,27 +120,35 @@ enum SetupProbes {
                 try? await Task.sleep(for: settleAfterSwitch)
                 let phaseEnd = clock.now + drivePhase - settleAfterSwitch
                 while clock.now < phaseEnd {
-                    let now = clock.now - origin
-                    var gone: [Int] = []
-                    for (index, source) in live {
-                        guard let signals = try? source.signals() else {
-                            gone.append(index)
-                            continue
-                        }
-                        for input in ModemLine.allCases {
-                            let probe = Probe(port: index, input: input, drive: drive)
-                            if let found = finder.sample(probe, level: signals[input], at: now) {
-                                return Button(port: index, input: input, drive: drive, normallyClosed: found.normallyClosed)
-                            }
-                        }
-                    }
-                    live.removeAll { gone.contains($0.index) }
+                    if let found = sample(&live, powered: drive, into: &finder, at: clock.now - origin) { return found }
                     try? await Task.sleep(for: samplePeriod)
                 }
             }
             if !announced, clock.now - origin >= finder.settle + drivePhase * 2 {
                 announced = true
                 settled()
+            }
+        }
+        return nil
+    }
+
+    /// Reads every input of `live` once while `drive` powers them; a source whose lines can no
+    /// longer be read (unplugged) is dropped.
+    private static func sample(
+        _ live: inout [(index: Int, source: any ModemLineSource)], powered drive: ModemOutput,
+        into finder: inout DryContactFinder<Probe>, at now: Duration
+    ) -> Button? {
+        var gone: [Int] = []
+        defer { live.removeAll { gone.contains($0.index) } }
+        for (index, source) in live {
+            guard let signals = try? source.signals() else {
+                gone.append(index)
+                continue
+            }
+            for input in ModemLine.allCases {
+                if let found = finder.sample(Probe(port: index, input: input, drive: drive), level: signals[input], at: now) {
+                    return found
+                }
             }
         }
         return nil

@@ -59,9 +59,9 @@ enum SetupDevices {
         let stable = (try? SerialPortCatalog.list())?.first { $0.path == (try? DevicePath.resolve(path)) }?.stableNames.first
         return StationSetup.Device(
             name: "button-1", purpose: "one-key-alarm",
-            kind: .alarmButton(input: button.input.rawValue, drive: button.drive.rawValue, normallyClosed: button.normallyClosed),
+            kind: .alarmButton(input: button.probe.input.rawValue, drive: button.probe.drive.rawValue, normallyClosed: button.normallyClosed),
             port: .path(stable ?? path),
-            found: "dry-contact alarm button on \(button.input.rawValue.uppercased()), powered by \(button.drive.rawValue.uppercased()), on \(path)")
+            found: "dry-contact alarm button on \(button.probe.input.rawValue.uppercased()), powered by \(button.probe.drive.rawValue.uppercased()), on \(path)")
     }
 }
 

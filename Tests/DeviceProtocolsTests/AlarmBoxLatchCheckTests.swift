@@ -7,8 +7,8 @@ import Testing
     let inLinkFault = AlarmBoxStatus(latched: true, linkFault: true)
 
     /// The answers of one check to heartbeats at the given times (milliseconds since the line opened).
-    static func answers(_ check: inout AlarmBoxLatchCheck, _ heartbeats: [(AlarmBoxStatus, Int)]) -> [Bool] {
-        heartbeats.map { status, at in check.shouldCheck(status, at: .milliseconds(at)) }
+    static func answers(_ check: inout AlarmBoxLatchCheck, _ heartbeats: [(AlarmBoxStatus, Int)], lastHello: Duration? = nil) -> [Bool] {
+        heartbeats.map { status, at in check.shouldCheck(status, at: .milliseconds(at), lastHello: lastHello) }
     }
 
     @Test func notBeforeTheLineHasWorkedForTheSettleTimeAndOnceOnly() {
@@ -25,8 +25,7 @@ import Testing
 
     @Test func notWithinTheSettleTimeOfAHelloAfterWhichTheBoxResendsItsPress() {
         var check = AlarmBoxLatchCheck()
-        check.boxRestarted(at: .seconds(30))
-        let answers = Self.answers(&check, [(latched, 30_000), (latched, 31_500), (latched, 32_000)])
+        let answers = Self.answers(&check, [(latched, 30_000), (latched, 31_500), (latched, 32_000)], lastHello: .seconds(30))
         #expect(answers == [false, false, true], "the HELLO itself, a heartbeat too soon after it, then one")
     }
 }

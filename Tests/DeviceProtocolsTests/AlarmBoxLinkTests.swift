@@ -230,9 +230,11 @@ struct AlarmBoxLinkTests {
         #expect(restore.command == .indicate(.acknowledged))
         #expect(link.counters.peerRestarts == 1)
         #expect(link.boxProtocolVersion == 1)
+        #expect(link.lastHelloAt == .seconds(3))
 
         // The HELLO repeated (its ACK lost) is a duplicate; the box's next event (seq 1 again) is new.
         #expect(alarmBoxEvents(link.received(hello.encoded(), now: .seconds(3) + .milliseconds(250))).isEmpty)
+        #expect(link.lastHelloAt == .seconds(3), "the repetition is not another restart")
         let pressedAgain = link.received(
             AlarmBoxFrame.event(.pressed, sequence: 1, status: AlarmBoxStatus(latched: true)).encoded(), now: .seconds(4))
         #expect(alarmBoxEvents(pressedAgain) == [.pressed])

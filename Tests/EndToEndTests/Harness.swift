@@ -166,6 +166,29 @@ final class ChildProcess: Sendable {
     }
 }
 
+extension ChildProcess {
+    /// Waits for an output line containing `prompt`, then writes `text` as the answer.
+    func answer(_ prompt: String, _ text: String) async throws {
+        _ = try await firstLine(containing: prompt, timeout: .seconds(60))
+        try send(text)
+    }
+}
+
+/// Taps each card on its reader again every quarter second until `done` (30 s at the most):
+/// a command that listens (`identify`, `setup`) opens its ports just after its prompt and takes
+/// turns at each line speed, so one tap may fall where nobody listens. True when `done` came.
+func keepTapping(_ taps: [(reader: VirtualCardReader, uid: String)], until done: () -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    var lastTap = clock.now - .seconds(1)
+    return await eventually {
+        if clock.now - lastTap > .milliseconds(250) {
+            lastTap = clock.now
+            for (reader, uid) in taps { try reader.tap(uid: uid) }
+        }
+        return done()
+    }
+}
+
 /// Set once, read from any thread.
 final class ClosedFlag: Sendable {
     private let flag = Mutex(false)

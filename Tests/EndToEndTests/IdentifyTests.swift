@@ -17,17 +17,9 @@ import VirtualDevices
             Binaries.agent,
             ["identify", "--port", one.linkPath, "--port", two.linkPath, "--port", box.linkPath, "--seconds", "120"])
         _ = try await child.firstLine(containing: "listening for up to")
-        // Tap each reader (again every quarter second: the ports open just after that line and
-        // take turns at each speed) until each is recognised; the command ends once all three are.
-        let clock = ContinuousClock()
-        var lastTap = clock.now - .seconds(1)
-        let recognised = await eventually {
-            if clock.now - lastTap > .milliseconds(250) {
-                lastTap = clock.now
-                try one.tap(uid: "1A002F4B6C")
-                try two.tap(uid: "0012345678")
-            }
-            return child.log.contains("\(one.linkPath): card reader") && child.log.contains("\(two.linkPath): card reader")
+        // Tap each reader until each is recognised; the command ends once all three are.
+        let recognised = await keepTapping([(one, "1A002F4B6C"), (two, "0012345678")]) {
+            child.log.contains("\(one.linkPath): card reader") && child.log.contains("\(two.linkPath): card reader")
         }
         #expect(recognised, "\(child.log)")
         #expect(await child.waitForExit(timeout: .seconds(60)) == 0, "\(child.log)")

@@ -34,33 +34,23 @@ struct SetupTests {
                 "--state-dir", station.directory + "/kiosk-state", "--seconds", "120", "--button-seconds", "60",
             ],
             input: true)
-        func answer(_ prompt: String, _ text: String) async throws {
-            _ = try await setup.firstLine(containing: prompt, timeout: .seconds(60))
-            try setup.send(text)
-        }
 
         // What only the technician knows; a wrong id is asked again.
-        try await answer("Station id", "ST 0101")
+        try await setup.answer("Station id", "ST 0101")
         _ = try await setup.firstLine(containing: "expected 1 to 64 characters")
-        try await answer("Station id", "ST-SETUP")
-        try await answer("Platform URL", platform.baseURL)
-        try await answer("Bearer token file", "")
-        try await answer("district", "Heping District")
-        try await answer("street", "")
-        try await answer("community", "")
-        try await answer("grid", "G-07")
-        try await answer("micro-grid", "")
+        try await setup.answer("Station id", "ST-SETUP")
+        try await setup.answer("Platform URL", platform.baseURL)
+        try await setup.answer("Bearer token file", "")
+        try await setup.answer("district", "Heping District")
+        try await setup.answer("street", "")
+        try await setup.answer("community", "")
+        try await setup.answer("grid", "G-07")
+        try await setup.answer("micro-grid", "")
 
         // The reader is named from a tap; Enter ends the listening (the OSDP bus stays silent).
         _ = try await setup.firstLine(containing: "Tap a card on each card reader now")
-        let clock = ContinuousClock()
-        var lastTap = clock.now - .seconds(1)
-        let named = await eventually {
-            if clock.now - lastTap > .milliseconds(250) {
-                lastTap = clock.now
-                try reader.tap(uid: "1A002F4B6C")
-            }
-            return setup.log.contains("\(reader.linkPath): card reader, profile rdm6300")
+        let named = await keepTapping([(reader, "1A002F4B6C")]) {
+            setup.log.contains("\(reader.linkPath): card reader, profile rdm6300")
         }
         #expect(named, "\(setup.log)")
         try setup.send("")
@@ -68,16 +58,16 @@ struct SetupTests {
         // Both OSDP readers answer the scan; the button is found from one press.
         _ = try await setup.firstLine(containing: "OSDP reader at address 0, 9600 baud")
         _ = try await setup.firstLine(containing: "OSDP reader at address 5, 9600 baud")
-        try await answer("Is there a dry-contact alarm button", "y")
+        try await setup.answer("Is there a dry-contact alarm button", "y")
         _ = try await setup.firstLine(containing: "Now press the alarm button")
         try button.press()
         _ = try await setup.firstLine(containing: "the button, on DSR")
         try button.release()
 
-        try await answer("reader-1 (card reader", "attendance")
-        try await answer("(OSDP address 0)", "patrol")
-        try await answer("(OSDP address 5)", "")
-        try await answer("district's key file", "raw")
+        try await setup.answer("reader-1 (card reader", "attendance")
+        try await setup.answer("(OSDP address 0)", "patrol")
+        try await setup.answer("(OSDP address 5)", "")
+        try await setup.answer("district's key file", "raw")
 
         // The file is written and read back, doctor passes, and a test alarm goes through a
         // child agent to the platform.
@@ -127,30 +117,18 @@ struct SetupTests {
             Binaries.agent,
             ["setup", "--config", config, "--port", reader.linkPath, "--port", box.linkPath, "--state-dir", station.directory + "/kiosk-state"],
             input: true)
-        func answer(_ prompt: String, _ text: String) async throws {
-            _ = try await setup.firstLine(containing: prompt, timeout: .seconds(60))
-            try setup.send(text)
-        }
-        try await answer("exists. Replace it", "y")
-        try await answer("Station id", "ST-READER")
-        try await answer("Platform URL", platform.baseURL)
-        for part in ["Bearer token file", "district", "street", "community", "grid", "micro-grid"] { try await answer(part, "") }
+        try await setup.answer("exists. Replace it", "y")
+        try await setup.answer("Station id", "ST-READER")
+        try await setup.answer("Platform URL", platform.baseURL)
+        for part in ["Bearer token file", "district", "street", "community", "grid", "micro-grid"] { try await setup.answer(part, "") }
         _ = try await setup.firstLine(containing: "Tap a card on each card reader now")
-        let clock = ContinuousClock()
-        var lastTap = clock.now - .seconds(1)
-        let named = await eventually {
-            if clock.now - lastTap > .milliseconds(250) {
-                lastTap = clock.now
-                try reader.tap(uid: "0F00A1B2C3")
-            }
-            return setup.log.contains("Every port is named. Press Enter to go on.")
-        }
+        let named = await keepTapping([(reader, "0F00A1B2C3")]) { setup.log.contains("Every port is named. Press Enter to go on.") }
         #expect(named, "\(setup.log)")
         try setup.send("")
-        try await answer("reader-1 (card reader, profile em18", "")
+        try await setup.answer("reader-1 (card reader, profile em18", "")
         // Enter takes the default key file, which is not there: asked again; a key every user
         // may read is refused as the agent would refuse it.
-        try await answer("district's key file", "")
+        try await setup.answer("district's key file", "")
         _ = try await setup.firstLine(containing: "/etc/station-agent/district.key does not exist")
         let openKey = station.directory + "/district.key"
         try String(repeating: "ab", count: 32).write(toFile: openKey, atomically: true, encoding: .utf8)

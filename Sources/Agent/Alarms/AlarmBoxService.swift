@@ -121,9 +121,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                 var outputs: [AlarmBoxLink.Action] = []
                 switch input {
                 case .bytes(let chunk):
-                    let restarts = link.counters.peerRestarts
                     outputs = link.received(chunk, now: now)
-                    if link.counters.peerRestarts != restarts { latchCheck.boxRestarted(at: now) }
                 case .indication(let indication):
                     wanted = indication
                 case .tick:
@@ -150,7 +148,7 @@ public struct AlarmBoxService<C: Clock>: Service where C.Duration == Duration {
                     shown = wanted
                 }
                 for output in outputs {
-                    if case .event(.heartbeat(let status)) = output, latchCheck.shouldCheck(status, at: now) {
+                    if case .event(.heartbeat(let status)) = output, latchCheck.shouldCheck(status, at: now, lastHello: link.lastHelloAt) {
                         try await recoverLatch(status)
                     }
                     try await handle(output, port: port)

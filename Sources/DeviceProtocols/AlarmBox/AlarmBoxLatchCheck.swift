@@ -20,19 +20,14 @@ public struct AlarmBoxLatchCheck: Sendable, Hashable {
     /// How long after the line opened, or the box's `HELLO`, a held press has surely arrived.
     public static let settle: Duration = .seconds(2)
 
-    private var lastHello: Duration?
     private var done = false
 
     public init() {}
 
-    /// The box said `HELLO` (it restarted) at `now`.
-    public mutating func boxRestarted(at now: Duration) {
-        lastHello = now
-    }
-
-    /// A heartbeat (or `HELLO`) with `status` at `now`: true when its latch is to be checked now;
-    /// true at most once.
-    public mutating func shouldCheck(_ status: AlarmBoxStatus, at now: Duration) -> Bool {
+    /// A heartbeat (or `HELLO`) with `status` at `now`, the box's last `HELLO` having come at
+    /// `lastHello` (``AlarmBoxLink/lastHelloAt``): true when its latch is to be checked now; true
+    /// at most once.
+    public mutating func shouldCheck(_ status: AlarmBoxStatus, at now: Duration, lastHello: Duration?) -> Bool {
         guard !done, !status.linkFault, now >= Self.settle else { return false }
         if let lastHello, now - lastHello < Self.settle { return false }
         done = true

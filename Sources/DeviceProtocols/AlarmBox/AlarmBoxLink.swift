@@ -65,6 +65,8 @@ public struct AlarmBoxLink: Sendable {
     public private(set) var lastStatus: AlarmBoxStatus?
     /// The protocol version of the box's last HELLO.
     public private(set) var boxProtocolVersion: UInt8?
+    /// When the box's last HELLO came (the box restarted), duplicates excluded.
+    public private(set) var lastHelloAt: Duration?
     /// The last indication the box acknowledged.
     public private(set) var lastDeliveredIndication: AlarmIndication?
 
@@ -168,6 +170,7 @@ public struct AlarmBoxLink: Sendable {
             if let version = frame.payload.first, let status = AlarmBoxStatus(encoded: frame.payload.dropFirst()) {
                 result = .accepted
                 boxProtocolVersion = version
+                lastHelloAt = now
                 lastStatus = status
                 reported = .heartbeat(status)
                 restarted = true
